@@ -1,0 +1,1 @@
+"""Joint safety between any policy and the hand; owns the hand profiles."""

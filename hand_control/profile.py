@@ -1,0 +1,156 @@
+"""Hand profiles: the one description of a hand that the sim, limiter and policy runner share.
+
+A profile (config/hands/<hand>.yaml) lists every joint by its ROS name with the matching MuJoCo
+joint, the actuator driving it (or the actuated joint it is coupled to), position limits, the
+home pose and default velocity/acceleration limits; plus fingertip sites and the palm frame.
+Loading validates all of it and raises ProfileError naming the file and the entry.
+"""
+from dataclasses import dataclass
+import pathlib
+
+import numpy as np
+
+from inhand.config import ConfigError, Fields, load_yaml
+from inhand.paths import python_package_dir
+
+
+class ProfileError(ConfigError):
+    """A hand profile is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Fingertip:
+    name: str
+    site: str    # MuJoCo site at the fingertip
+    frame: str   # TF frame name
+
+
+@dataclass(frozen=True)
+class HandProfile:
+    """Validated hand description. Arrays are indexed like joint_names (all joints)."""
+
+    name: str
+    source: pathlib.Path
+    joint_names: tuple            # every joint, ROS names, in /joint_states order
+    mujoco_joints: tuple          # MuJoCo joint name per joint
+    actuators: tuple              # MuJoCo actuator name per joint, '' for coupled joints
+    coupled_to: tuple             # actuated joint that drives it, '' for actuated joints
+    lower: np.ndarray
+    upper: np.ndarray
+    home: np.ndarray
+    max_velocity: np.ndarray
+    max_acceleration: np.ndarray
+    fingertips: tuple
+    palm_body: str
+    palm_frame: str
+    world_frame: str
+    model_package: str
+    model_file: str
+    remove_bodies: tuple
+    remove_geoms: tuple
+    mount_body: str
+
+    @property
+    def actuated_joint_names(self) -> tuple:
+        """Joints with their own actuator, in profile order: what a command may name."""
+        return tuple(n for n, a in zip(self.joint_names, self.actuators) if a)
+
+    @property
+    def actuated_indices(self) -> np.ndarray:
+        return np.array([i for i, a in enumerate(self.actuators) if a], dtype=int)
+
+    def index(self, joint_name: str) -> int:
+        try:
+            return self.joint_names.index(joint_name)
+        except ValueError:
+            raise KeyError(f'joint {joint_name!r} is not in hand profile {self.name!r}') from None
+
+    def model_path(self) -> pathlib.Path:
+        """Absolute path of the hand's MJCF, resolved inside its installed package."""
+        path = python_package_dir(self.model_package) / self.model_file
+        if not path.is_file():
+            raise ProfileError(
+                f'{self.source}: model file {self.model_file!r} not found in package '
+                f'{self.model_package!r} (looked at {path})')
+        return path
+
+
+def load_hand_profile(name_or_path: str = 'shadow') -> HandProfile:
+    """Load config/hands/<name>.yaml (or a path) and validate it."""
+    target = name_or_path if name_or_path.endswith(('.yaml', '.yml')) \
+        else f'hands/{name_or_path}.yaml'
+    try:
+        data, path = load_yaml(target)
+        return _parse(data, path)
+    except ProfileError:
+        raise
+    except ConfigError as exc:
+        raise ProfileError(f'hand profile: {exc}') from exc
+
+
+def _parse(data: dict, path: pathlib.Path) -> HandProfile:
+    top = Fields(data, str(path))
+    model = top.section('model')
+    frames = top.section('frames')
+    defaults = top.section('defaults')
+    default_vel = defaults.float('max_velocity', positive=True)
+    default_acc = defaults.float('max_acceleration', positive=True)
+
+    entries = top.list('joints')
+    if not entries:
+        raise ProfileError(f'{path}: joints: the list is empty')
+    names, mj, act, coupled = [], [], [], []
+    lower, upper, home, vel, acc = [], [], [], [], []
+    for i, raw in enumerate(entries):
+        joint = Fields(raw, f'{path}: joints[{i}]')
+        name = joint.str('name')
+        joint.where = f'{path}: joint {name}'
+        if name in names:
+            raise ProfileError(f'{joint.where}: duplicate joint name')
+        has_actuator = 'actuator' in raw
+        has_coupling = 'coupled_to' in raw
+        if has_actuator == has_coupling:
+            raise ProfileError(
+                f'{joint.where}: needs exactly one of "actuator" or "coupled_to"')
+        lo, hi = joint.float('lower'), joint.float('upper')
+        if not lo < hi:
+            raise ProfileError(f'{joint.where}: lower ({lo}) must be below upper ({hi})')
+        q0 = joint.float('home')
+        if not lo <= q0 <= hi:
+            raise ProfileError(f'{joint.where}: home {q0} is outside [{lo}, {hi}]')
+        names.append(name)
+        mj.append(joint.str('mujoco'))
+        act.append(joint.str('actuator') if has_actuator else '')
+        coupled.append(joint.str('coupled_to') if has_coupling else '')
+        lower.append(lo)
+        upper.append(hi)
+        home.append(q0)
+        vel.append(joint.float('max_velocity', default_vel, positive=True))
+        acc.append(joint.float('max_acceleration', default_acc, positive=True))
+
+    for name, driver in zip(names, coupled):
+        if driver and (driver not in names or coupled[names.index(driver)]):
+            raise ProfileError(
+                f'{path}: joint {name}: coupled_to {driver!r} is not an actuated joint')
+    if len(set(mj)) != len(mj):
+        raise ProfileError(f'{path}: two joints map to the same MuJoCo joint')
+
+    tips = []
+    for i, raw in enumerate(top.list('fingertips')):
+        tip = Fields(raw, f'{path}: fingertips[{i}]')
+        tips.append(Fingertip(tip.str('name'), tip.str('site'), tip.str('frame')))
+
+    return HandProfile(
+        name=top.str('name'), source=path,
+        joint_names=tuple(names), mujoco_joints=tuple(mj), actuators=tuple(act),
+        coupled_to=tuple(coupled),
+        lower=np.array(lower), upper=np.array(upper), home=np.array(home),
+        max_velocity=np.array(vel), max_acceleration=np.array(acc),
+        fingertips=tuple(tips),
+        palm_body=frames.str('palm_body'), palm_frame=frames.str('palm_frame'),
+        world_frame=frames.str('world_frame', 'world'),
+        model_package=model.str('package'), model_file=model.str('file'),
+        remove_bodies=tuple(model.list('remove_bodies', [])),
+        remove_geoms=tuple(model.list('remove_geoms', [])),
+        mount_body=model.str('mount_body'),
+    )

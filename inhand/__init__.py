@@ -1,0 +1,1 @@
+"""Shared tooling of the inhand stack: conventions, paths, the ROS runtime and the launcher."""

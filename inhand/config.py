@@ -1,0 +1,89 @@
+"""Load YAML config files with errors that name the file and the offending key."""
+import math
+import pathlib
+from typing import Any, Mapping
+
+import yaml
+
+from inhand.paths import config_path
+
+
+class ConfigError(ValueError):
+    """A config file is missing, unreadable or has an invalid entry."""
+
+
+def load_yaml(name_or_path) -> tuple[dict, pathlib.Path]:
+    """Read a YAML mapping; raise ConfigError naming the file on any problem."""
+    try:
+        path = config_path(str(name_or_path))
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f'{path}: not valid YAML: {exc}') from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f'{path}: expected a mapping at the top level, got {type(data).__name__}')
+    return data, path
+
+
+class Fields:
+    """Typed accessors over one mapping of a config file, for precise error messages."""
+
+    def __init__(self, data: Mapping, where: str):
+        if not isinstance(data, Mapping):
+            raise ConfigError(f'{where}: expected a mapping, got {type(data).__name__}')
+        self.data = data
+        self.where = where
+
+    def _get(self, key, default):
+        if key in self.data:
+            return self.data[key]
+        if default is _REQUIRED:
+            raise ConfigError(f'{self.where}: missing required key {key!r}')
+        return default
+
+    def str(self, key, default=None) -> Any:
+        value = self._get(key, default if default is not None else _REQUIRED)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f'{self.where}.{key}: expected a non-empty string, got {value!r}')
+        return value
+
+    def float(self, key, default=None, positive=False) -> float:
+        value = self._get(key, default if default is not None else _REQUIRED)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise ConfigError(f'{self.where}.{key}: expected a finite number, got {value!r}')
+        if positive and value <= 0:
+            raise ConfigError(f'{self.where}.{key}: must be > 0, got {value!r}')
+        return float(value)
+
+    def int(self, key, default=None, positive=False) -> int:
+        value = self._get(key, default if default is not None else _REQUIRED)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f'{self.where}.{key}: expected an integer, got {value!r}')
+        if positive and value <= 0:
+            raise ConfigError(f'{self.where}.{key}: must be > 0, got {value!r}')
+        return value
+
+    def list(self, key, default=None) -> list:
+        value = self._get(key, default if default is not None else _REQUIRED)
+        if not isinstance(value, list):
+            raise ConfigError(f'{self.where}.{key}: expected a list, got {value!r}')
+        return value
+
+    def vector(self, key, size: int, default=None) -> list:
+        value = self.list(key, default)
+        if len(value) != size or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in value):
+            raise ConfigError(
+                f'{self.where}.{key}: expected {size} finite numbers, got {value!r}')
+        return [float(v) for v in value]
+
+    def section(self, key, default=None) -> 'Fields':
+        value = self._get(key, default if default is not None else _REQUIRED)
+        return Fields(value, f'{self.where}.{key}')
+
+
+_REQUIRED = object()

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Create or refresh the project's .venv: Debian GL/build packages, pinned pip packages, the
+# self-built tf2_msgs, and the inhand checkout itself. Idempotent: when nothing changed since
+# the last run it only checks and exits (well under a second).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+STAMP="$VENV/.inhand-setup"
+cd "$ROOT"
+say() { echo "[setup] $*"; }
+
+# 1. Debian packages: EGL/OSMesa for headless MuJoCo rendering; cmake + g++ to build tf2_msgs.
+debs=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libglib2.0-0 cmake g++ make)
+missing=()
+for deb in "${debs[@]}"; do dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb"); done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# 2. The venv. The ROS wheels exist for CPython 3.10-3.12 only.
+want=$(cat requirements.txt scripts/setup.sh third_party/tf2_msgs/CMakeLists.txt \
+  third_party/tf2_msgs/package.xml third_party/tf2_msgs/msg/*.msg | sha256sum | cut -c1-16)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
+  exit 0
+fi
+PY=""
+for candidate in python3 python3.12 python3.11 python3.10; do
+  if command -v "$candidate" >/dev/null &&
+     "$candidate" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null; then
+    PY=$(command -v "$candidate"); break
+  fi
+done
+[ -n "$PY" ] || { echo "[setup] need CPython 3.10, 3.11 or 3.12 (ROS 2 kilted wheels)" >&2; exit 1; }
+[ -x "$VENV/bin/python" ] || { say "creating .venv with $PY"; "$PY" -m venv "$VENV"; }
+say "installing pinned packages (requirements.txt)"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 \
+  | grep -v "^WARNING: Location" || true
+"$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
+
+# 3. The checkout itself, importable from the venv (editable: edits need no reinstall).
+say "installing the inhand checkout (editable)"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 \
+  | grep -v "^WARNING: Location" || true
+
+# 4. tf2_msgs: no wheel exists, so build it with colcon from the ros-ament/rosidl wheels and
+#    copy it into the venv (site-packages + lib/, which the ROS wheels' bootstrapper already
+#    puts on LD_LIBRARY_PATH), so no sourcing is ever needed.
+say "building tf2_msgs"
+bash scripts/build_ros_msgs.sh "$VENV"
+"$VENV/bin/python" -c 'from tf2_msgs.msg import TFMessage' \
+  || { echo "[setup] tf2_msgs built but does not import" >&2; exit 1; }
+
+echo "$want" > "$STAMP"
+say "done: .venv is ready"

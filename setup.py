@@ -1,0 +1,46 @@
+"""Install the inhand ROS 2 package (ament_python): four node packages plus shared tooling."""
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'inhand'
+
+
+def tree(src, dst_root):
+    """Map every file under src to share/inhand/<dst_root>/..., keeping sub-folders."""
+    entries = {}
+    for path in glob(os.path.join(src, '**', '*'), recursive=True):
+        if os.path.isfile(path):
+            rel = os.path.relpath(os.path.dirname(path), src)
+            dst = os.path.normpath(os.path.join('share', PACKAGE, dst_root, rel))
+            entries.setdefault(dst, []).append(path)
+    return sorted(entries.items())
+
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(include=[
+        'inhand', 'inhand.*', 'sim_bridge', 'sim_bridge.*', 'hand_control', 'hand_control.*',
+        'policy_node', 'policy_node.*', 'vision_pose', 'vision_pose.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
+        ('share/' + PACKAGE + '/rviz', glob('rviz/*.rviz')),
+    ] + tree('config', 'config') + tree('models', 'models'),
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='inhand developers',
+    maintainer_email='inhand@example.com',
+    description='Learned in-hand manipulation on a dexterous hand, as a ROS 2 graph.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'inhand = inhand.cli:main',
+            'sim_bridge = sim_bridge.node:main',
+        ],
+    },
+)
