@@ -1,0 +1,51 @@
+"""The one way every inhand node starts and stops (the ros2/demos idiom, made shared).
+
+run_node() initialises rclpy with the command line (so --ros-args, --params-file and remaps
+work), builds the node, spins it, and returns an exit code: 0 after SIGINT/SIGTERM, 2 when the
+node refused its configuration (a ConfigError: bad profile, missing file, wrong model shape),
+1 on any other crash. rclpy's own signal handlers turn SIGINT and SIGTERM into a context
+shutdown on Jazzy and Kilted alike, which ends spin() with ExternalShutdownException.
+"""
+import sys
+import traceback
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+from inhand.config import ConfigError
+
+
+def run_node(node_factory, args=None) -> int:
+    """Create the node with node_factory(), spin until shutdown, return the exit code."""
+    rclpy.init(args=sys.argv if args is None else args)
+    node = None
+    code = 0
+    try:
+        node = node_factory()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        code = 0
+    except ConfigError as exc:
+        print(f'[FATAL] configuration error: {exc}', file=sys.stderr, flush=True)
+        code = 2
+    except Exception:  # noqa: B902 - a crashed node must say why and exit non-zero
+        traceback.print_exc()
+        code = 1
+    finally:
+        if node is not None:
+            close = getattr(node, 'close', None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return code
+
+
+def declare(node, name, default, description, read_only=False):
+    """Declare a parameter with a description (visible in `ros2 param describe`); return value."""
+    from rcl_interfaces.msg import ParameterDescriptor
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    return node.declare_parameter(name, default, descriptor).value
