@@ -1,11 +1,24 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Load YAML config files with errors that name the file and the offending key."""
 import math
 import pathlib
-from typing import Any, Mapping
-
-import yaml
+from typing import Mapping
 
 from inhand.paths import config_path
+import yaml
 
 
 class ConfigError(ValueError):
@@ -23,7 +36,8 @@ def load_yaml(name_or_path) -> tuple[dict, pathlib.Path]:
     except yaml.YAMLError as exc:
         raise ConfigError(f'{path}: not valid YAML: {exc}') from exc
     if not isinstance(data, dict):
-        raise ConfigError(f'{path}: expected a mapping at the top level, got {type(data).__name__}')
+            raise ConfigError(
+                f'{path}: expected a mapping at the top level, got {type(data).__name__}')
     return data, path
 
 
@@ -43,13 +57,13 @@ class Fields:
             raise ConfigError(f'{self.where}: missing required key {key!r}')
         return default
 
-    def str(self, key, default=None) -> Any:
+    def text(self, key, default=None) -> str:
         value = self._get(key, default if default is not None else _REQUIRED)
         if not isinstance(value, str) or not value:
             raise ConfigError(f'{self.where}.{key}: expected a non-empty string, got {value!r}')
         return value
 
-    def float(self, key, default=None, positive=False) -> float:
+    def number(self, key, default=None, positive=False) -> float:
         value = self._get(key, default if default is not None else _REQUIRED)
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not math.isfinite(value):
@@ -58,7 +72,7 @@ class Fields:
             raise ConfigError(f'{self.where}.{key}: must be > 0, got {value!r}')
         return float(value)
 
-    def int(self, key, default=None, positive=False) -> int:
+    def integer(self, key, default=None, positive=False) -> int:
         value = self._get(key, default if default is not None else _REQUIRED)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f'{self.where}.{key}: expected an integer, got {value!r}')
@@ -66,14 +80,14 @@ class Fields:
             raise ConfigError(f'{self.where}.{key}: must be > 0, got {value!r}')
         return value
 
-    def list(self, key, default=None) -> list:
+    def items(self, key, default=None) -> list:
         value = self._get(key, default if default is not None else _REQUIRED)
         if not isinstance(value, list):
             raise ConfigError(f'{self.where}.{key}: expected a list, got {value!r}')
         return value
 
     def vector(self, key, size: int, default=None) -> list:
-        value = self.list(key, default)
+        value = self.items(key, default)
         if len(value) != size or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                 for v in value):

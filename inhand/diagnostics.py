@@ -1,4 +1,18 @@
-"""Build diagnostic_msgs statuses (diagnostic_updater has no wheel; this is the small part we use)."""
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Build diagnostic_msgs statuses (diagnostic_updater has no wheel; this is the part we use)."""
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 OK = DiagnosticStatus.OK
@@ -8,7 +22,7 @@ STALE = DiagnosticStatus.STALE
 
 
 def status(name: str, level: int, message: str, hardware_id='', **values) -> DiagnosticStatus:
-    """A DiagnosticStatus with key/values formatted as strings (floats to 4 significant digits)."""
+    """Make a DiagnosticStatus; values become strings (floats to 4 significant digits)."""
     def fmt(v):
         return f'{v:.4g}' if isinstance(v, float) else str(v)
     return DiagnosticStatus(

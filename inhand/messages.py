@@ -1,4 +1,19 @@
-"""Conversions between ROS messages and NumPy, and validation of incoming messages.
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Conversions between ROS messages and NumPy, and validation of incoming messages.
 
 cv_bridge from PyPI is broken with NumPy 2, so images are converted here. Quaternions in ROS
 messages are xyzw; the arrays returned here are wxyz (MuJoCo's order) via inhand.transforms.
@@ -7,10 +22,9 @@ import math
 
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Pose, Transform
+from inhand.transforms import wxyz_from_xyzw, xyzw_from_wxyz
 import numpy as np
 from sensor_msgs.msg import Image
-
-from inhand.transforms import wxyz_from_xyzw, xyzw_from_wxyz
 
 _CHANNELS = {'rgb8': 3, 'bgr8': 3, 'mono8': 1}
 
@@ -76,7 +90,8 @@ class JointCommandError(ValueError):
 
 
 def parse_joint_command(msg, allowed: dict) -> tuple[list, np.ndarray]:
-    """Validate a JointState used as a position command; return (names, positions).
+    """
+    Validate a JointState used as a position command; return (names, positions).
 
     allowed maps each accepted joint name to anything (e.g. its index). The message is rejected
     whole when a name is unknown or repeated, when the position array does not match the names,

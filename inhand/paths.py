@@ -1,3 +1,17 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Find the package's data files in a source checkout and in a ROS install alike."""
 import os
 import pathlib
@@ -7,7 +21,7 @@ _SOURCE_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def share_dir() -> pathlib.Path:
-    """Return the folder holding config/, launch/, rviz/ (checkout first, then ament index)."""
+    """Return the folder holding config/, launch/, rviz/ (checkout, else ament index)."""
     if (_SOURCE_ROOT / 'config').is_dir() and (_SOURCE_ROOT / 'package.xml').is_file():
         return _SOURCE_ROOT
     try:
@@ -15,7 +29,7 @@ def share_dir() -> pathlib.Path:
         return pathlib.Path(get_package_share_directory(PACKAGE))
     except (ImportError, LookupError) as exc:
         raise FileNotFoundError(
-            f'cannot find the {PACKAGE} share folder: not in a checkout and not installed') from exc
+            f'cannot find the {PACKAGE} share folder (not a checkout, not installed)') from exc
 
 
 def config_path(name: str) -> pathlib.Path:
@@ -30,7 +44,7 @@ def config_path(name: str) -> pathlib.Path:
 
 
 def python_package_dir(package: str) -> pathlib.Path:
-    """Folder of an installed Python package, without importing it (gymnasium is slow)."""
+    """Return the folder of an installed Python package without importing it."""
     import importlib.util
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:

@@ -1,4 +1,19 @@
-"""The one way every inhand node starts and stops (the ros2/demos idiom, made shared).
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The one way every inhand node starts and stops (the ros2/demos idiom, made shared).
 
 run_node() initialises rclpy with the command line (so --ros-args, --params-file and remaps
 work), builds the node, spins it, and returns an exit code: 0 after SIGINT/SIGTERM, 2 when the
@@ -9,10 +24,9 @@ shutdown on Jazzy and Kilted alike, which ends spin() with ExternalShutdownExcep
 import sys
 import traceback
 
+from inhand.config import ConfigError
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-
-from inhand.config import ConfigError
 
 
 def run_node(node_factory, args=None) -> int:

@@ -1,4 +1,19 @@
-"""Rotation conventions, in one place.
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Rotation conventions, in one place.
 
 ROS messages carry quaternions as (x, y, z, w); MuJoCo stores them as (w, x, y, z). Every
 conversion between the two goes through xyzw_from_wxyz / wxyz_from_xyzw below, and the maths
@@ -8,13 +23,13 @@ import numpy as np
 
 
 def xyzw_from_wxyz(q_wxyz) -> np.ndarray:
-    """MuJoCo (w, x, y, z) -> ROS (x, y, z, w)."""
+    """Convert MuJoCo order (w, x, y, z) to ROS order (x, y, z, w)."""
     q = np.asarray(q_wxyz, dtype=float)
     return np.concatenate([q[..., 1:4], q[..., :1]], axis=-1)
 
 
 def wxyz_from_xyzw(q_xyzw) -> np.ndarray:
-    """ROS (x, y, z, w) -> MuJoCo (w, x, y, z)."""
+    """Convert ROS order (x, y, z, w) to MuJoCo order (w, x, y, z)."""
     q = np.asarray(q_xyzw, dtype=float)
     return np.concatenate([q[..., 3:4], q[..., :3]], axis=-1)
 
@@ -45,7 +60,7 @@ def quat_conjugate(q) -> np.ndarray:
 
 
 def quat_to_matrix(q) -> np.ndarray:
-    """Rotation matrix of a unit wxyz quaternion."""
+    """Return the rotation matrix of a unit wxyz quaternion."""
     w, x, y, z = quat_normalize(q)
     return np.array([
         [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
@@ -55,7 +70,7 @@ def quat_to_matrix(q) -> np.ndarray:
 
 
 def matrix_to_quat(m) -> np.ndarray:
-    """Unit wxyz quaternion (w >= 0) of a rotation matrix (Shepperd's method)."""
+    """Return the unit wxyz quaternion (w >= 0) of a rotation matrix (Shepperd's method)."""
     m = np.asarray(m, dtype=float)
     trace = np.trace(m)
     if trace > 0:
@@ -75,13 +90,13 @@ def matrix_to_quat(m) -> np.ndarray:
 
 
 def quat_angle(q) -> float:
-    """Rotation angle in [0, pi] of a wxyz quaternion (q and -q give the same angle)."""
+    """Return the rotation angle in [0, pi] of a wxyz quaternion (q, -q alike)."""
     w = abs(float(quat_normalize(q)[0]))
     return 2.0 * float(np.arccos(min(1.0, w)))
 
 
 def rotation_between(q_from, q_to) -> float:
-    """Angle in [0, pi] of the rotation taking orientation q_from to q_to (wxyz)."""
+    """Return the angle in [0, pi] of the rotation taking q_from to q_to (wxyz)."""
     return quat_angle(quat_multiply(q_to, quat_conjugate(q_from)))
 
 
@@ -92,7 +107,7 @@ def axis_angle_to_quat(axis, angle) -> np.ndarray:
 
 
 def random_quat(rng: np.random.Generator) -> np.ndarray:
-    """Uniformly distributed unit wxyz quaternion."""
+    """Draw a uniformly distributed unit wxyz quaternion."""
     q = rng.normal(size=4)
     q = q / np.linalg.norm(q)
     return q if q[0] >= 0 else -q
@@ -100,5 +115,6 @@ def random_quat(rng: np.random.Generator) -> np.ndarray:
 
 # REP 103 optical frame (x right, y down, z forward) vs MuJoCo camera frame (x right, y up,
 # looking along -z): the two differ by a rotation of pi about x. This quaternion (wxyz) rotates
-# the MuJoCo camera frame into the optical frame: R_world_optical = R_world_mjcam @ R_mjcam_optical.
+# the MuJoCo camera frame into the optical frame:
+# R_world_optical = R_world_mjcam @ R_mjcam_optical.
 MJCAM_TO_OPTICAL_WXYZ = np.array([0.0, 1.0, 0.0, 0.0])

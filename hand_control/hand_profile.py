@@ -1,4 +1,19 @@
-"""Hand profiles: the one description of a hand that the sim, limiter and policy runner share.
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hand profiles: the one description of a hand that the sim, limiter and policy runner share.
 
 A profile (config/hands/<hand>.yaml) lists every joint by its ROS name with the matching MuJoCo
 joint, the actuator driving it (or the actuated joint it is coupled to), position limits, the
@@ -8,10 +23,9 @@ Loading validates all of it and raises ProfileError naming the file and the entr
 from dataclasses import dataclass
 import pathlib
 
-import numpy as np
-
 from inhand.config import ConfigError, Fields, load_yaml
 from inhand.paths import python_package_dir
+import numpy as np
 
 
 class ProfileError(ConfigError):
@@ -93,17 +107,17 @@ def _parse(data: dict, path: pathlib.Path) -> HandProfile:
     model = top.section('model')
     frames = top.section('frames')
     defaults = top.section('defaults')
-    default_vel = defaults.float('max_velocity', positive=True)
-    default_acc = defaults.float('max_acceleration', positive=True)
+    default_vel = defaults.number('max_velocity', positive=True)
+    default_acc = defaults.number('max_acceleration', positive=True)
 
-    entries = top.list('joints')
+    entries = top.items('joints')
     if not entries:
         raise ProfileError(f'{path}: joints: the list is empty')
     names, mj, act, coupled = [], [], [], []
     lower, upper, home, vel, acc = [], [], [], [], []
     for i, raw in enumerate(entries):
         joint = Fields(raw, f'{path}: joints[{i}]')
-        name = joint.str('name')
+        name = joint.text('name')
         joint.where = f'{path}: joint {name}'
         if name in names:
             raise ProfileError(f'{joint.where}: duplicate joint name')
@@ -112,21 +126,21 @@ def _parse(data: dict, path: pathlib.Path) -> HandProfile:
         if has_actuator == has_coupling:
             raise ProfileError(
                 f'{joint.where}: needs exactly one of "actuator" or "coupled_to"')
-        lo, hi = joint.float('lower'), joint.float('upper')
+        lo, hi = joint.number('lower'), joint.number('upper')
         if not lo < hi:
             raise ProfileError(f'{joint.where}: lower ({lo}) must be below upper ({hi})')
-        q0 = joint.float('home')
+        q0 = joint.number('home')
         if not lo <= q0 <= hi:
             raise ProfileError(f'{joint.where}: home {q0} is outside [{lo}, {hi}]')
         names.append(name)
-        mj.append(joint.str('mujoco'))
-        act.append(joint.str('actuator') if has_actuator else '')
-        coupled.append(joint.str('coupled_to') if has_coupling else '')
+        mj.append(joint.text('mujoco'))
+        act.append(joint.text('actuator') if has_actuator else '')
+        coupled.append(joint.text('coupled_to') if has_coupling else '')
         lower.append(lo)
         upper.append(hi)
         home.append(q0)
-        vel.append(joint.float('max_velocity', default_vel, positive=True))
-        acc.append(joint.float('max_acceleration', default_acc, positive=True))
+        vel.append(joint.number('max_velocity', default_vel, positive=True))
+        acc.append(joint.number('max_acceleration', default_acc, positive=True))
 
     for name, driver in zip(names, coupled):
         if driver and (driver not in names or coupled[names.index(driver)]):
@@ -136,21 +150,21 @@ def _parse(data: dict, path: pathlib.Path) -> HandProfile:
         raise ProfileError(f'{path}: two joints map to the same MuJoCo joint')
 
     tips = []
-    for i, raw in enumerate(top.list('fingertips')):
+    for i, raw in enumerate(top.items('fingertips')):
         tip = Fields(raw, f'{path}: fingertips[{i}]')
-        tips.append(Fingertip(tip.str('name'), tip.str('site'), tip.str('frame')))
+        tips.append(Fingertip(tip.text('name'), tip.text('site'), tip.text('frame')))
 
     return HandProfile(
-        name=top.str('name'), source=path,
+        name=top.text('name'), source=path,
         joint_names=tuple(names), mujoco_joints=tuple(mj), actuators=tuple(act),
         coupled_to=tuple(coupled),
         lower=np.array(lower), upper=np.array(upper), home=np.array(home),
         max_velocity=np.array(vel), max_acceleration=np.array(acc),
         fingertips=tuple(tips),
-        palm_body=frames.str('palm_body'), palm_frame=frames.str('palm_frame'),
-        world_frame=frames.str('world_frame', 'world'),
-        model_package=model.str('package'), model_file=model.str('file'),
-        remove_bodies=tuple(model.list('remove_bodies', [])),
-        remove_geoms=tuple(model.list('remove_geoms', [])),
-        mount_body=model.str('mount_body'),
+        palm_body=frames.text('palm_body'), palm_frame=frames.text('palm_frame'),
+        world_frame=frames.text('world_frame', 'world'),
+        model_package=model.text('package'), model_file=model.text('file'),
+        remove_bodies=tuple(model.items('remove_bodies', [])),
+        remove_geoms=tuple(model.items('remove_geoms', [])),
+        mount_body=model.text('mount_body'),
     )
