@@ -36,8 +36,8 @@ def load_yaml(name_or_path) -> tuple[dict, pathlib.Path]:
     except yaml.YAMLError as exc:
         raise ConfigError(f'{path}: not valid YAML: {exc}') from exc
     if not isinstance(data, dict):
-            raise ConfigError(
-                f'{path}: expected a mapping at the top level, got {type(data).__name__}')
+        raise ConfigError(
+            f'{path}: expected a mapping at the top level, got {type(data).__name__}')
     return data, path
 
 
