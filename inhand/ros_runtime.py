@@ -18,7 +18,8 @@ The one way every inhand node starts and stops (the ros2/demos idiom, made share
 run_node() initialises rclpy with the command line (so --ros-args, --params-file and remaps
 work), builds the node, spins it, and returns an exit code: 0 after SIGINT/SIGTERM, 2 when the
 node refused its configuration (a ConfigError: bad profile, missing file, wrong model shape),
-1 on any other crash. rclpy's own signal handlers turn SIGINT and SIGTERM into a context
+1 on any other crash, including a worker thread that set `node.fatal_error` and asked for
+shutdown. rclpy's own signal handlers turn SIGINT and SIGTERM into a context
 shutdown on Jazzy and Kilted alike, which ends spin() with ExternalShutdownException.
 """
 import sys
@@ -48,6 +49,9 @@ def run_node(node_factory, args=None) -> int:
         traceback.print_exc()
         code = 1
     finally:
+        if node is not None and getattr(node, 'fatal_error', None):
+            print(f'[FATAL] {node.fatal_error}', file=sys.stderr, flush=True)
+            code = 1
         if node is not None:
             close = getattr(node, 'close', None)
             if close is not None:

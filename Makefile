@@ -1,0 +1,31 @@
+# Two commands do everything from a fresh clone: `make demo` and `make test`.
+# Each sets up .venv first when needed (scripts/setup.sh: seconds when nothing changed).
+SHELL := /bin/bash
+PY := .venv/bin/python
+# DDS stays on loopback; each run picks its own ROS_DOMAIN_ID (inhand/dds_env.py).
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
+export MUJOCO_GL ?= egl
+DEMO_SECONDS ?= 40
+
+.PHONY: setup test demo bench colcon lint clean
+
+setup:
+	@bash scripts/setup.sh
+
+test: setup
+	$(PY) -m pytest
+
+demo: setup
+	$(PY) -m inhand demo --duration $(DEMO_SECONDS)
+
+bench: setup
+	$(PY) bench/run_all.py
+
+colcon: setup
+	bash scripts/colcon_build.sh build/colcon
+
+lint: setup
+	$(PY) -m pytest -m linter
+
+clean:
+	rm -rf .venv build install log

@@ -1,0 +1,78 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The `inhand` command: the graph and tools for checkouts without ROS' own command line.
+
+    inhand launch bringup sim:=true [hand:=shadow] [--duration 30]
+    inhand graph bringup sim:=true          # print the nodes, parameters and remappings
+"""
+import argparse
+import sys
+
+from inhand import graph
+
+
+GRAPHS = {'bringup': graph.bringup}
+
+
+def _resolve(name, tokens):
+    if name not in GRAPHS:
+        raise graph.GraphError(f'unknown graph {name!r} (known: {", ".join(GRAPHS)})')
+    return GRAPHS[name](graph.parse_cli_arguments(tokens))
+
+
+def cmd_launch(options) -> int:
+    from inhand import launcher
+    specs = _resolve(options.graph, options.arguments)
+    return launcher.run(specs, duration=options.duration)
+
+
+def cmd_graph(options) -> int:
+    for spec in _resolve(options.graph, options.arguments):
+        print(f'{spec.name}: {spec.module} (executable {spec.executable}, '
+              f'{"required" if spec.required else "optional"})')
+        for name in spec.param_files:
+            print(f'  params file: {name}')
+        for key, value in sorted(spec.parameters.items()):
+            print(f'  {key}: {value!r}')
+        for source, target in spec.remappings:
+            print(f'  remap {source} -> {target}')
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog='inhand', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True)
+    launch = sub.add_parser('launch', help='start a graph of nodes (like ros2 launch)')
+    launch.add_argument('graph', help='graph name, e.g. bringup')
+    launch.add_argument('arguments', nargs='*', help='launch arguments name:=value')
+    launch.add_argument('--duration', type=float, default=None,
+                        help='stop everything after this many seconds')
+    launch.set_defaults(func=cmd_launch)
+    show = sub.add_parser('graph', help='print the nodes a graph would start')
+    show.add_argument('graph')
+    show.add_argument('arguments', nargs='*')
+    show.set_defaults(func=cmd_graph)
+    options = parser.parse_args(argv)
+    try:
+        return options.func(options)
+    except graph.GraphError as exc:
+        print(f'inhand: {exc}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

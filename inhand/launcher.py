@@ -1,0 +1,172 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Start a graph of nodes as separate processes where `ros2 launch` does not exist.
+
+Each NodeSpec becomes `python -m <module> --ros-args -r __node:=<name> --params-file ...`, with
+its parameter files and overrides (written to one generated YAML per node) and remappings. The
+launcher prefixes every output line with the node name, exits non-zero as soon as a required
+node dies, and on SIGINT/SIGTERM (or when --duration runs out) stops every node: SIGINT first,
+SIGTERM after `sigterm_timeout`, SIGKILL after as long again.
+"""
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from inhand import dds_env
+from inhand.paths import config_path
+import yaml
+
+
+class NodeProcess:
+    """One running node: its process, its log pump and its exit status."""
+
+    def __init__(self, spec, command, env, output):
+        self.spec = spec
+        self.command = command
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        self._pump = threading.Thread(target=self._forward, args=(output,), daemon=True)
+        self._pump.start()
+
+    def _forward(self, output):
+        prefix = f'[{self.spec.name}] '
+        for raw in iter(self.process.stdout.readline, b''):
+            output.write(prefix + raw.decode(errors='replace'))
+            output.flush()
+
+    def poll(self):
+        return self.process.poll()
+
+    def signal(self, signum):
+        if self.process.poll() is None:
+            try:
+                self.process.send_signal(signum)
+            except ProcessLookupError:
+                pass
+
+    def join_output(self, timeout=1.0):
+        self._pump.join(timeout)
+
+
+def node_command(spec, param_dir: pathlib.Path, python=sys.executable) -> list:
+    """Build the command line that runs one NodeSpec like launch_ros would."""
+    command = [python, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}']
+    for name in spec.param_files:
+        command += ['--params-file', str(config_path(name))]
+    if spec.parameters:
+        override = param_dir / f'{spec.name}.params.yaml'
+        override.write_text(yaml.safe_dump({spec.name: {'ros__parameters': spec.parameters}}))
+        command += ['--params-file', str(override)]
+    for source, target in spec.remappings:
+        command += ['-r', f'{source}:={target}']
+    return command
+
+
+class Launcher:
+    """Run NodeSpecs until stopped, a required node dies, or the duration elapses."""
+
+    def __init__(self, specs, env=None, output=sys.stdout, sigterm_timeout=5.0):
+        self.specs = list(specs)
+        self.env = dds_env.isolate(dict(os.environ if env is None else env))
+        self.output = output
+        self.sigterm_timeout = sigterm_timeout
+        self.nodes = []
+        self._stop = threading.Event()
+        self._param_dir = tempfile.TemporaryDirectory(prefix='inhand-launch-')
+        self.failed = None
+
+    def log(self, text):
+        self.output.write(f'[launcher] {text}\n')
+        self.output.flush()
+
+    def request_stop(self, *_):
+        self._stop.set()
+
+    def start(self):
+        self.log(f'ROS_DOMAIN_ID={self.env["ROS_DOMAIN_ID"]} '
+                 f'ROS_AUTOMATIC_DISCOVERY_RANGE={self.env["ROS_AUTOMATIC_DISCOVERY_RANGE"]}')
+        param_dir = pathlib.Path(self._param_dir.name)
+        for spec in self.specs:
+            command = node_command(spec, param_dir)
+            self.nodes.append(NodeProcess(spec, command, self.env, self.output))
+            self.log(f'started {spec.name} (pid {self.nodes[-1].process.pid})')
+
+    def wait(self, duration=None) -> int:
+        """Block until stop/duration/required death; then shut everything down; return code."""
+        deadline = None if duration is None else time.monotonic() + duration
+        while not self._stop.is_set():
+            for node in self.nodes:
+                code = node.poll()
+                if code is not None and not getattr(node, 'reported', False):
+                    node.reported = True
+                    self.log(f'{node.spec.name} exited with code {code}')
+                    if node.spec.required:
+                        self.failed = node
+                        self._stop.set()
+            if deadline is not None and time.monotonic() >= deadline:
+                self.log(f'duration of {duration:g} s reached')
+                break
+            self._stop.wait(0.1)
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        """Stop all nodes with escalating signals; return the launcher's exit code."""
+        stopping = [n for n in self.nodes if n.poll() is None]
+        for signum, label in ((signal.SIGINT, 'SIGINT'), (signal.SIGTERM, 'SIGTERM'),
+                              (signal.SIGKILL, 'SIGKILL')):
+            alive = [n for n in self.nodes if n.poll() is None]
+            if not alive:
+                break
+            if signum != signal.SIGINT:
+                self.log(f'escalating to {label} for ' + ', '.join(n.spec.name for n in alive))
+            for node in alive:
+                node.signal(signum)
+            deadline = time.monotonic() + self.sigterm_timeout
+            while time.monotonic() < deadline and any(n.poll() is None for n in alive):
+                time.sleep(0.05)
+        for node in self.nodes:
+            node.join_output()
+        self._param_dir.cleanup()
+        if self.failed is not None:
+            code = self.failed.poll()
+            self.log(f'required node {self.failed.spec.name} died (code {code}): stopping')
+            return code if code else 1
+        # Nodes that had already exited were reported (and judged) while running.
+        unclean = [n.spec.name for n in stopping if n.poll() not in (0, -signal.SIGINT)]
+        if unclean:
+            self.log('not stopped cleanly: ' + ', '.join(unclean))
+            return 1
+        return 0
+
+
+def run(specs, duration=None, env=None) -> int:
+    """Start specs, stop on SIGINT/SIGTERM or after duration seconds; return the exit code."""
+    launcher = Launcher(specs, env=env)
+    previous = {s: signal.signal(s, launcher.request_stop)
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        launcher.start()
+        return launcher.wait(duration)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
