@@ -17,6 +17,7 @@ The `inhand` command: the graph and tools for checkouts without ROS' own command
 
     inhand launch bringup sim:=true [hand:=shadow] [--duration 30]
     inhand graph bringup sim:=true          # print the nodes, parameters and remappings
+    inhand demo [--duration 40]             # bounded run on the simulator with a summary
 """
 import argparse
 import sys
@@ -52,6 +53,11 @@ def cmd_graph(options) -> int:
     return 0
 
 
+def cmd_demo(options) -> int:
+    from inhand import demo
+    return demo.main(options.arguments + ['--duration', str(options.duration)])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='inhand', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,6 +72,10 @@ def main(argv=None) -> int:
     show.add_argument('graph')
     show.add_argument('arguments', nargs='*')
     show.set_defaults(func=cmd_graph)
+    demo = sub.add_parser('demo', help='run the bringup graph on the simulator and summarise')
+    demo.add_argument('arguments', nargs='*', help='launch arguments name:=value')
+    demo.add_argument('--duration', type=float, default=40.0)
+    demo.set_defaults(func=cmd_demo)
     options = parser.parse_args(argv)
     try:
         return options.func(options)

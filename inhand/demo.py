@@ -1,0 +1,183 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`inhand demo`: run the bringup graph on the simulator for a bounded time and summarise it.
+
+It starts the same graph as `inhand launch bringup sim:=true`, watches the topics of the
+contract from an in-process monitor node (subscribing also makes the cameras render), and
+prints which nodes ran, the rates achieved and anything abnormal. Exit code: 0 when every
+node ran to the end and the core topics flowed, 1 otherwise.
+"""
+import argparse
+import collections
+import os
+import sys
+import threading
+import time
+
+from inhand import dds_env, graph
+from inhand.launcher import Launcher
+
+# (topic, type path, expected when) — types are imported lazily after DDS isolation.
+WATCHED = (
+    ('/clock', 'rosgraph_msgs.msg:Clock', 'sim'),
+    ('/joint_states', 'sensor_msgs.msg:JointState', 'always'),
+    ('/hand/command_raw', 'sensor_msgs.msg:JointState', 'policy'),
+    ('/hand/command', 'sensor_msgs.msg:JointState', 'policy'),
+    ('/cube/pose_gt', 'geometry_msgs.msg:PoseWithCovarianceStamped', 'sim'),
+    ('/cube/pose', 'geometry_msgs.msg:PoseWithCovarianceStamped', 'vision'),
+    ('/goal/pose', 'geometry_msgs.msg:PoseStamped', 'policy'),
+    ('/tf', 'tf2_msgs.msg:TFMessage', 'always'),
+    ('/cameras/vision_cam_top/image_raw', 'sensor_msgs.msg:Image', 'cameras'),
+    ('/cameras/vision_cam_left/image_raw', 'sensor_msgs.msg:Image', 'cameras'),
+    ('/cameras/vision_cam_right/image_raw', 'sensor_msgs.msg:Image', 'cameras'),
+)
+
+
+def _import(path):
+    module, name = path.split(':')
+    return getattr(__import__(module, fromlist=[name]), name)
+
+
+class Monitor:
+    """Count messages per topic, track sim time and the worst diagnostics per status."""
+
+    def __init__(self):
+        import rclpy
+        from inhand.qos import SENSOR_SUB, LATCHED
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('inhand_demo_monitor', context=self.context)
+        self.counts = collections.Counter()
+        self.first_clock = self.last_clock = None
+        self.first_wall = self.last_wall = None
+        self.diagnostics = {}
+        self.lock = threading.Lock()
+        for topic, type_path, _ in WATCHED:
+            qos = LATCHED if topic == '/goal/pose' else SENSOR_SUB
+            self.node.create_subscription(_import(type_path), topic,
+                                          lambda m, t=topic: self._count(t, m), qos)
+        self.node.create_subscription(_import('diagnostic_msgs.msg:DiagnosticArray'),
+                                      '/diagnostics', self._on_diagnostics, 50)
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.running = True
+        self.thread.start()
+
+    def _spin(self):
+        while self.running:
+            self.executor.spin_once(timeout_sec=0.1)
+
+    def _count(self, topic, msg):
+        with self.lock:
+            self.counts[topic] += 1
+            if topic == '/clock':
+                now = msg.clock.sec + msg.clock.nanosec * 1e-9
+                wall = time.monotonic()
+                if self.first_clock is None:
+                    self.first_clock, self.first_wall = now, wall
+                self.last_clock, self.last_wall = now, wall
+
+    def _on_diagnostics(self, msg):
+        with self.lock:
+            for status in msg.status:
+                level = status.level[0] if isinstance(status.level, bytes) else status.level
+                worst = self.diagnostics.get(status.name, (-1, ''))
+                if level >= worst[0]:
+                    self.diagnostics[status.name] = (level, status.message)
+
+    def close(self):
+        self.running = False
+        self.thread.join(2.0)
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.rclpy.shutdown(context=self.context)
+
+
+def summarize(launcher, monitor, seconds, args) -> list:
+    """Print the summary; return the list of problems found."""
+    problems = []
+    print('\n=== inhand demo summary ===')
+    print(f'graph: bringup {" ".join(f"{k}:={v}" for k, v in sorted(args.items()))}')
+    print('nodes:')
+    for node in launcher.nodes:
+        code = node.poll()
+        state = 'ran to the end' if code is None else f'EXITED early with code {code}'
+        print(f'  {node.spec.name:<16} {state}')
+        if code is not None:
+            problems.append(f'{node.spec.name} exited early (code {code})')
+    names = {n.spec.name for n in launcher.nodes}
+    active = {'always', 'sim'} if args['sim'] == 'true' else {'always'}
+    if args['cameras'] == 'true':
+        active.add('cameras')
+    if 'policy_runner' in names:
+        active.add('policy')
+    if 'cube_pose' in names:
+        active.add('vision')
+    print(f'topics (messages per wall second over {seconds:.0f} s):')
+    with monitor.lock:
+        for topic, _, when in WATCHED:
+            count = monitor.counts[topic]
+            note = ''
+            if when in active and count == 0:
+                note = '  <- expected, none received'
+                problems.append(f'no messages on {topic}')
+            if count or when in active:
+                print(f'  {topic:<40} {count / seconds:8.1f} Hz{note}')
+        if monitor.first_clock is not None and monitor.last_wall > monitor.first_wall:
+            factor = (monitor.last_clock - monitor.first_clock) / (
+                monitor.last_wall - monitor.first_wall)
+            print(f'sim time: {monitor.last_clock:.1f} s, real-time factor {factor:.2f}')
+        bad = {k: v for k, v in monitor.diagnostics.items() if v[0] >= 1}
+        print('diagnostics: ' + ('all OK' if not bad else ''))
+        for name, (level, message) in sorted(bad.items()):
+            label = {1: 'WARN', 2: 'ERROR', 3: 'STALE'}.get(level, str(level))
+            print(f'  {label:<5} {name}: {message}')
+            if level >= 2:
+                problems.append(f'{name}: {message}')
+    print('result: ' + ('OK' if not problems else 'PROBLEMS: ' + '; '.join(problems)))
+    return problems
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog='inhand demo', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('arguments', nargs='*', help='bringup arguments name:=value')
+    parser.add_argument('--duration', type=float, default=40.0, help='seconds to run')
+    options = parser.parse_args(argv)
+    dds_env.isolate(keep_existing=False)   # a fresh loopback domain for every demo run
+    overrides = graph.parse_cli_arguments(options.arguments)
+    overrides.setdefault('sim', 'true')
+    args = graph.resolve_arguments(overrides)
+    specs = graph.bringup(args)
+    monitor = Monitor()
+    launcher = Launcher(specs, env=dict(os.environ))
+    launcher.start()
+    started = time.monotonic()
+    try:
+        launcher.wait(duration=options.duration)
+    except KeyboardInterrupt:
+        pass
+    elapsed = time.monotonic() - started
+    # Take the summary before shutdown noise; the nodes were already stopped by wait().
+    problems = summarize(launcher, monitor, elapsed, args)
+    monitor.close()
+    return 1 if problems else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

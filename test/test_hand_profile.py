@@ -1,0 +1,110 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Hand profile loading, validation errors and the joint-name mapping to the MuJoCo model."""
+from hand_control.hand_profile import load_hand_profile, ProfileError
+import mujoco
+import numpy as np
+import pytest
+import yaml
+
+
+@pytest.fixture(scope='module')
+def profile():
+    return load_hand_profile('shadow')
+
+
+@pytest.fixture(scope='module')
+def model(profile):
+    return mujoco.MjModel.from_xml_path(str(profile.model_path()))
+
+
+def test_shadow_counts(profile):
+    assert len(profile.joint_names) == 24
+    assert len(profile.actuated_joint_names) == 20
+    coupled = [n for n, c in zip(profile.joint_names, profile.coupled_to) if c]
+    assert coupled == ['rh_FFJ1', 'rh_MFJ1', 'rh_RFJ1', 'rh_LFJ1']
+    assert [t.name for t in profile.fingertips] == ['ff', 'mf', 'rf', 'lf', 'th']
+
+
+def test_every_joint_maps_to_the_model_and_limits_match_it(profile, model):
+    for i, name in enumerate(profile.joint_names):
+        joint = model.joint(profile.mujoco_joints[i])
+        assert joint.type == mujoco.mjtJoint.mjJNT_HINGE, name
+        np.testing.assert_allclose(joint.range, [profile.lower[i], profile.upper[i]],
+                                   atol=1e-6, err_msg=name)
+        if profile.actuators[i]:
+            actuator = model.actuator(profile.actuators[i])
+            assert actuator.trnid[0] == joint.id, f'{name}: actuator drives another joint'
+            np.testing.assert_allclose(actuator.ctrlrange, joint.range, atol=1e-6)
+
+
+def test_real_hand_names_follow_shadow_numbering(profile):
+    # The model numbers finger joints from 0 (distal); the real hand from 1. The wrist pair
+    # is swapped: rh_WRJ1 (flexion) is the model's WRJ0.
+    mapping = dict(zip(profile.joint_names, profile.mujoco_joints))
+    assert mapping['rh_FFJ1'] == 'robot0:FFJ0'
+    assert mapping['rh_FFJ4'] == 'robot0:FFJ3'
+    assert mapping['rh_LFJ5'] == 'robot0:LFJ4'
+    assert mapping['rh_THJ5'] == 'robot0:THJ4'
+    assert mapping['rh_WRJ1'] == 'robot0:WRJ0'
+    assert profile.index('rh_FFJ2') == profile.joint_names.index('rh_FFJ2')
+    with pytest.raises(KeyError, match='rh_XXJ9'):
+        profile.index('rh_XXJ9')
+
+
+def test_home_inside_limits(profile):
+    assert np.all(profile.home >= profile.lower) and np.all(profile.home <= profile.upper)
+
+
+def _write(tmp_path, data):
+    path = tmp_path / 'hand.yaml'
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _shadow_data(profile):
+    return yaml.safe_load(profile.source.read_text())
+
+
+@pytest.mark.parametrize('mutate, message', [
+    (lambda d: d['joints'][0].pop('lower'), "joint rh_WRJ2: missing required key 'lower'"),
+    (lambda d: d['joints'][0].update(lower=1.0, upper=0.0), 'must be below upper'),
+    (lambda d: d['joints'][0].update(home=5.0), 'home 5.0 is outside'),
+    (lambda d: d['joints'][1].update(name='rh_WRJ2'), 'duplicate joint name'),
+    (lambda d: d['joints'][5].update(coupled_to='rh_NOPE'), "coupled_to 'rh_NOPE'"),
+    (lambda d: d['joints'][5].update(actuator='x'), 'exactly one of'),
+    (lambda d: d['joints'][0].update(upper=float('nan')), 'finite number'),
+    (lambda d: d.pop('frames'), "missing required key 'frames'"),
+    (lambda d: d['model'].update(file='nope.xml'), None),
+])
+def test_broken_profiles_name_the_problem(tmp_path, profile, mutate, message):
+    data = _shadow_data(profile)
+    mutate(data)
+    path = _write(tmp_path, data)
+    if message is None:   # a missing model file surfaces when the model is needed
+        with pytest.raises(ProfileError, match='nope.xml'):
+            load_hand_profile(path).model_path()
+        return
+    with pytest.raises(ProfileError, match=message):
+        load_hand_profile(path)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ProfileError, match='not found'):
+        load_hand_profile('no_such_hand')
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('joints: [unclosed')
+    with pytest.raises(ProfileError, match='not valid YAML'):
+        load_hand_profile(str(bad))
