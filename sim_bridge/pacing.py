@@ -22,6 +22,7 @@ it re-anchors after `max_lag` seconds of lag. It also measures the achieved fact
 sliding window for diagnostics.
 """
 from collections import deque
+import math
 
 
 class RealTimePacer:
@@ -65,3 +66,22 @@ class RealTimePacer:
             return float('nan')
         (w0, s0), (w1, s1) = self._samples[0], self._samples[-1]
         return (s1 - s0) / (w1 - w0) if w1 > w0 else float('nan')
+
+
+class Schedule:
+    """Fire at a fixed rate in simulated time (a rate <= 0 never fires)."""
+
+    def __init__(self, rate_hz: float):
+        self.period = 1.0 / rate_hz if rate_hz > 0 else math.inf
+        self.next = 0.0 if rate_hz > 0 else math.inf
+
+    def due(self, now: float) -> bool:
+        if now + 1e-9 < self.next:
+            return False
+        # Skip missed ticks instead of firing a burst after a stall.
+        self.next = max(self.next + self.period, now + 0.5 * self.period)
+        return True
+
+    def restart(self, now: float):
+        if math.isfinite(self.period):
+            self.next = now
