@@ -1,0 +1,329 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The sim_bridge node: HandSim on the topics the real hand and camera drivers speak.
+
+A physics thread steps the simulator in chunks of 1/clock_rate simulated seconds, paced to the
+wall clock, applies the newest accepted command, and publishes /clock, /joint_states,
+/cube/pose_gt, /tf and the camera images (each at its rate, images only while subscribed).
+The executor thread serves subscriptions and services; both share the simulator under a lock.
+"""
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
+from hand_control.hand_profile import load_hand_profile
+from inhand import diagnostics, qos
+from inhand.config import ConfigError
+from inhand.cube_markers import load_cube_markers
+from inhand.messages import (image_to_msg, JointCommandError, parse_joint_command, pose_to_msg,
+                             sec_to_stamp)
+from inhand.ros_runtime import declare, run_node
+import numpy as np
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from sim_bridge.pacing import RealTimePacer, Schedule
+from sim_bridge.scene import load_camera_rig, load_scene_config
+from sim_bridge.simulator import HandSim
+from std_msgs.msg import Bool
+from std_srvs.srv import SetBool, Trigger
+from tf2_msgs.msg import TFMessage
+
+
+class SimBridgeNode(Node):
+    """MuJoCo hand + cube + cameras behind the real drivers' topics and a few services."""
+
+    def __init__(self):
+        super().__init__('sim_bridge')
+        p = {
+            'hand': declare(self, 'hand', 'shadow', 'Hand profile name or path.'),
+            'scene': declare(self, 'scene', 'sim/scene.yaml', 'Scene config file.'),
+            'camera_rig': declare(self, 'camera_rig', 'cameras/dactyl_rig.yaml',
+                                  'Camera rig config file.'),
+            'cube_markers': declare(self, 'cube_markers', 'cube/aruco_cube.yaml',
+                                    'Cube marker layout file.'),
+            'rtf': declare(self, 'real_time_factor', 1.0,
+                           'Sim speed relative to the wall clock; 0 = as fast as possible.'),
+            'clock_rate': declare(self, 'clock_rate', 200.0,
+                                  'Hz (sim time) of /clock and of applying commands.'),
+            'joint_state_rate': declare(self, 'joint_state_rate', 100.0,
+                                        'Hz (sim time) of /joint_states.'),
+            'tf_rate': declare(self, 'tf_rate', 50.0, 'Hz (sim time) of /tf.'),
+            'cube_pose_rate': declare(self, 'cube_pose_rate', 100.0,
+                                      'Hz (sim time) of /cube/pose_gt.'),
+            'ground_truth': declare(self, 'publish_ground_truth', True,
+                                    'Publish /cube/pose_gt and the world->cube transform.'),
+            'cameras': declare(self, 'enable_cameras', True,
+                               'Render and publish camera images (only while subscribed).'),
+            'randomize': declare(self, 'randomize_on_reset', False,
+                                 'Apply domain randomization at every reset.'),
+            'seed': declare(self, 'seed', 0, 'Seed of resets and randomization.'),
+        }
+        if p['rtf'] < 0 or p['clock_rate'] <= 0:
+            raise ConfigError('real_time_factor must be >= 0 and clock_rate > 0')
+        self.params = p
+        self.profile = load_hand_profile(p['hand'])
+        rig = load_camera_rig(p['camera_rig']) if p['cameras'] else None
+        cube = load_cube_markers(p['cube_markers'])
+        self.sim = HandSim(profile=self.profile, scene=load_scene_config(p['scene']),
+                           rig=rig, cube=cube, seed=p['seed'])
+        self.rng = np.random.default_rng(p['seed'])
+        self.lock = threading.Lock()
+        self.pacer = RealTimePacer(p['rtf'])
+        self.commandable = {n: i for i, n in enumerate(self.profile.actuated_joint_names)}
+        self.pending_command = None
+        self.rejected = 0
+        self.accepted = 0
+        self.paused = False
+        self.step_request = 0
+        self.dropped = False
+        self.render_time = {}
+
+        self.clock_pub = self.create_publisher(Clock, '/clock', 10)
+        self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR_PUB)
+        self.cube_pub = self.create_publisher(PoseWithCovarianceStamped, 'cube/pose_gt',
+                                              qos.SENSOR_PUB)
+        self.tf_pub = self.create_publisher(TFMessage, '/tf', qos.TF)
+        self.tf_static_pub = self.create_publisher(TFMessage, '/tf_static', qos.LATCHED)
+        self.drop_pub = self.create_publisher(Bool, 'cube/dropped', qos.LATCHED)
+        self.diag_pub = self.create_publisher(diagnostics.DiagnosticArray, '/diagnostics', 10)
+        self.cameras = []
+        for name in (self.sim.camera_names if p['cameras'] else []):
+            spec = self.sim.camera(name)
+            self.cameras.append({
+                'spec': spec, 'schedule': Schedule(spec.rate_hz), 'info': self._camera_info(spec),
+                'image': self.create_publisher(Image, f'cameras/{name}/image_raw',
+                                               qos.SENSOR_PUB),
+                'info_pub': self.create_publisher(CameraInfo, f'cameras/{name}/camera_info',
+                                                  qos.SENSOR_PUB)})
+        self.create_subscription(JointState, 'hand/command', self._on_command, qos.COMMAND)
+        self.create_service(Trigger, '~/reset', self._on_reset)
+        self.create_service(Trigger, '~/reset_random', self._on_reset_random)
+        self.create_service(SetBool, '~/pause', self._on_pause)
+        self.create_service(Trigger, '~/step', self._on_step)
+
+        self.schedules = {k: Schedule(p[k]) for k in ('joint_state_rate', 'tf_rate',
+                                                      'cube_pose_rate')}
+        self._publish_static_tf()
+        self.drop_pub.publish(Bool(data=False))
+        self.create_timer(1.0, self._publish_diagnostics)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._physics_loop, name='physics', daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f'simulating {self.profile.name} ({len(self.profile.actuated_joint_names)} actuated '
+            f'joints), {len(self.cameras)} camera(s), real_time_factor {p["rtf"]:g}')
+
+    # ----------------------------------------------------------------- executor callbacks
+    def _on_command(self, msg: JointState):
+        try:
+            names, positions = parse_joint_command(msg, self.commandable)
+        except JointCommandError as exc:
+            self.rejected += 1
+            self.get_logger().warn(f'rejected /hand/command: {exc} ({self.rejected} so far)',
+                                   throttle_duration_sec=1.0)
+            return
+        with self.lock:
+            self.pending_command = (names, positions)
+            self.accepted += 1
+
+    def _reset(self, randomize_cube: bool, response):
+        with self.lock:
+            seed = int(self.rng.integers(2**31))
+            applied = self.sim.randomize(rng=np.random.default_rng(seed)) \
+                if self.params['randomize'] else {}
+            self.sim.reset(randomize_cube=randomize_cube, rng_seed=seed)
+            self.pending_command = None
+        if applied:
+            self._publish_static_tf()
+        response.success = True
+        response.message = 'reset: hand home, cube ' + ('random' if randomize_cube else 'nominal')
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_reset(self, _request, response):
+        return self._reset(False, response)
+
+    def _on_reset_random(self, _request, response):
+        return self._reset(True, response)
+
+    def _on_pause(self, request, response):
+        with self.lock:
+            self.paused = bool(request.data)
+        self.pacer.reset()
+        response.success = True
+        response.message = 'paused' if self.paused else 'running'
+        return response
+
+    def _on_step(self, _request, response):
+        if not self.paused:
+            response.success = False
+            response.message = 'step works only while paused (call ~/pause true first)'
+            return response
+        with self.lock:
+            self.step_request += 1
+        response.success = True
+        response.message = f'stepping {1.0 / self.params["clock_rate"]:g} s'
+        return response
+
+    # ------------------------------------------------------------------- physics thread
+    def _physics_loop(self):
+        chunk_steps = max(1, round(1.0 / (self.params['clock_rate'] * self.sim.timestep)))
+        try:
+            while not self._stop.is_set():
+                with self.lock:
+                    run = not self.paused or self.step_request > 0
+                    if run:
+                        if self.step_request:
+                            self.step_request -= 1
+                        if self.pending_command is not None:
+                            self.sim.set_targets(*self.pending_command)
+                            self.pending_command = None
+                        self.sim.step(chunk_steps)
+                    now = self.sim.time
+                    if run:
+                        self._publish_state(now)
+                if not run:
+                    time.sleep(0.01)
+                    continue
+                sleep = self.pacer.sleep_needed(time.monotonic(), now)
+                if sleep > 0:
+                    self._stop.wait(sleep)
+        except Exception as exc:  # noqa: B902 - report, then let the node die loudly
+            self.get_logger().fatal(f'physics thread crashed: {exc!r}')
+            traceback.print_exc()
+            self.fatal_error = f'physics thread crashed: {exc!r}'
+            os.kill(os.getpid(), signal.SIGTERM)
+        finally:
+            # The renderers' GL contexts belong to this thread: free them here.
+            self.sim.close()
+
+    def _publish_state(self, now: float):
+        stamp = sec_to_stamp(now)
+        self.clock_pub.publish(Clock(clock=stamp))
+        if self.schedules['joint_state_rate'].due(now):
+            pos, vel, eff = self.sim.joint_state()
+            msg = JointState(name=list(self.profile.joint_names), position=pos.tolist(),
+                             velocity=vel.tolist(), effort=eff.tolist())
+            msg.header.stamp = stamp
+            self.joint_pub.publish(msg)
+        if self.schedules['tf_rate'].due(now):
+            self._publish_tf(stamp)
+        if self.params['ground_truth'] and self.schedules['cube_pose_rate'].due(now):
+            msg = PoseWithCovarianceStamped()
+            msg.header.stamp = stamp
+            msg.header.frame_id = self.profile.world_frame
+            pose_to_msg(*self.sim.cube_pose(), msg.pose.pose)
+            msg.pose.covariance = [0.0] * 36   # ground truth: exact
+            self.cube_pub.publish(msg)
+        dropped = self.sim.cube_dropped()
+        if dropped != self.dropped:
+            self.dropped = dropped
+            self.drop_pub.publish(Bool(data=dropped))
+            if dropped:
+                self.get_logger().warn('cube dropped (below the palm); call ~/reset')
+        for camera in self.cameras:
+            if camera['schedule'].due(now) and (
+                    camera['image'].get_subscription_count() > 0
+                    or camera['info_pub'].get_subscription_count() > 0):
+                self._publish_camera(camera, stamp)
+
+    def _publish_camera(self, camera, stamp: Time):
+        spec = camera['spec']
+        started = time.perf_counter()
+        image = self.sim.render(spec.name)
+        self.render_time[spec.name] = time.perf_counter() - started
+        camera['image'].publish(image_to_msg(image, stamp, spec.frame_id))
+        info = camera['info']
+        info.header.stamp = stamp
+        camera['info_pub'].publish(info)
+
+    @staticmethod
+    def _camera_info(spec) -> CameraInfo:
+        info = CameraInfo(width=spec.width, height=spec.height, distortion_model='plumb_bob')
+        info.header.frame_id = spec.frame_id
+        k = np.asarray(spec.K, dtype=float)
+        info.k = k.flatten().tolist()
+        info.d = [0.0] * 5
+        info.r = np.eye(3).flatten().tolist()
+        info.p = np.hstack([k, np.zeros((3, 1))]).flatten().tolist()
+        return info
+
+    def _transform(self, stamp, parent, child, position, quat_wxyz) -> TransformStamped:
+        t = TransformStamped()
+        t.header.stamp = stamp
+        t.header.frame_id = parent
+        t.child_frame_id = child
+        pose_to_msg(position, quat_wxyz, t.transform)
+        return t
+
+    def _publish_tf(self, stamp):
+        world = self.profile.world_frame
+        transforms = [self._transform(stamp, world, self.profile.palm_frame,
+                                      *self.sim.palm_pose())]
+        identity = np.array([1.0, 0.0, 0.0, 0.0])
+        for tip, position in zip(self.profile.fingertips, self.sim.fingertip_positions()):
+            transforms.append(self._transform(stamp, world, tip.frame, position, identity))
+        if self.params['ground_truth']:
+            transforms.append(self._transform(stamp, world, 'cube', *self.sim.cube_pose()))
+        self.tf_pub.publish(TFMessage(transforms=transforms))
+
+    def _publish_static_tf(self):
+        stamp = sec_to_stamp(self.sim.time)
+        transforms = [self._transform(stamp, self.profile.world_frame, c['spec'].frame_id,
+                                      c['spec'].position, c['spec'].quat_wxyz)
+                      for c in self.cameras]
+        if transforms:
+            self.tf_static_pub.publish(TFMessage(transforms=transforms))
+
+    # ------------------------------------------------------------------- diagnostics
+    def _publish_diagnostics(self):
+        factor = self.pacer.achieved_factor()
+        target = self.params['rtf']
+        level, message = diagnostics.OK, 'running'
+        if self.paused:
+            message = 'paused'
+        elif self.dropped:
+            level, message = diagnostics.WARN, 'cube dropped'
+        elif target > 0 and math.isfinite(factor) and factor < 0.9 * target:
+            level, message = diagnostics.WARN, f'slower than requested ({factor:.2f}x)'
+        renders = {f'render_ms_{k}': 1000 * v for k, v in self.render_time.items()}
+        status = diagnostics.status(
+            'sim_bridge: simulation', level, message, hardware_id='mujoco',
+            real_time_factor=factor, requested_real_time_factor=float(target),
+            sim_time=float(self.sim.time), commands_accepted=self.accepted,
+            commands_rejected=self.rejected, cube_dropped=self.dropped, **renders)
+        self.diag_pub.publish(diagnostics.array(self.get_clock().now().to_msg(), status))
+
+    def close(self):
+        """Stop the physics thread (run_node calls this before destroying the node)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+
+
+def main(args=None):
+    return run_node(SimBridgeNode, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
