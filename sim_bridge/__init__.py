@@ -12,4 +12,4 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Simulated hand and cameras: the MuJoCo core (simulator, scene) and its ROS node."""
+"""MuJoCo simulation of the hand, cube and cameras, standing in for the hardware."""
