@@ -53,6 +53,20 @@ def cmd_graph(options) -> int:
     return 0
 
 
+def cmd_markers(options) -> int:
+    from inhand.config import ConfigError
+    from inhand.cube_markers import load_cube_markers
+    try:
+        markers = load_cube_markers(options.cube)
+        path = markers.write_printable_sheet(options.out, dpi=options.dpi)
+    except (ConfigError, OSError, ValueError) as exc:
+        print(f'inhand markers: {exc}', file=sys.stderr)
+        return 2
+    print(f'wrote {path}: print at {options.dpi} dpi with no scaling ("actual size"), then '
+          f'check that each marker measures {markers.marker_size * 1000:.1f} mm')
+    return 0
+
+
 def cmd_demo(options) -> int:
     from inhand import demo
     return demo.main(options.arguments + ['--duration', str(options.duration)])
@@ -76,6 +90,11 @@ def main(argv=None) -> int:
     demo.add_argument('arguments', nargs='*', help='launch arguments name:=value')
     demo.add_argument('--duration', type=float, default=40.0)
     demo.set_defaults(func=cmd_demo)
+    markers = sub.add_parser('markers', help='write the printable marker sheet of the cube')
+    markers.add_argument('--out', default='cube_markers.png', help='output image path')
+    markers.add_argument('--cube', default='cube/aruco_cube.yaml', help='cube marker config')
+    markers.add_argument('--dpi', type=int, default=300)
+    markers.set_defaults(func=cmd_markers)
     options = parser.parse_args(argv)
     try:
         return options.func(options)
