@@ -1,0 +1,275 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+vision_pose building blocks, ROS-free: camera models, the marker layout, detection, sync, TF.
+
+Bad input is the point of most of these: a camera_info that is zero, NaN or the wrong size
+must be refused with a message naming the camera and the field, never turned into a camera.
+"""
+from types import SimpleNamespace
+
+import cv2
+from inhand.cube_markers import load_cube_markers
+from inhand.transforms import axis_angle_to_quat, quat_to_matrix
+import numpy as np
+import pytest
+from vision_pose.camera_model import (CameraModel, CameraModelError, Extrinsics,
+                                      intrinsics_from_camera_info)
+from vision_pose.debug_draw import draw_debug
+from vision_pose.marker_detector import DetectorConfig, MarkerDetector, to_gray
+from vision_pose.marker_layout import (load_cube_layout, MarkerLayout, MarkerLayoutError,
+                                       synthetic_cube_layout)
+from vision_pose.static_tf import StaticTransforms
+from vision_pose.sync import FrameSync
+
+K = [300.0, 0.0, 99.5, 0.0, 300.0, 99.5, 0.0, 0.0, 1.0]
+
+
+def info(**overrides):
+    fields = {'width': 200, 'height': 200, 'k': list(K), 'd': [0.0] * 5,
+              'distortion_model': 'plumb_bob'}
+    fields.update(overrides)
+    return SimpleNamespace(**fields)
+
+
+# ------------------------------------------------------------------------ camera model
+
+def test_valid_camera_info_gives_intrinsics():
+    intr = intrinsics_from_camera_info(info(), 'cam')
+    assert (intr.width, intr.height) == (200, 200)
+    np.testing.assert_allclose(intr.K, np.array(K).reshape(3, 3))
+    assert not intr.has_distortion
+
+
+@pytest.mark.parametrize('overrides, message', [
+    ({'k': [0.0] * 9}, 'all zeros'),
+    ({'k': [float('nan')] + K[1:]}, 'non-finite'),
+    ({'k': K[:8]}, '9 entries'),
+    ({'k': [-300.0] + K[1:]}, 'focal'),
+    ({'k': K[:2] + [500.0] + K[3:]}, 'principal point'),
+    ({'k': K[:6] + [0.1] + K[7:]}, 'upper-triangular'),
+    ({'width': 0}, 'not positive'),
+    ({'d': [0.0] * 4}, 'coefficients'),
+    ({'d': [float('inf')] * 5}, 'non-finite'),
+    ({'distortion_model': 'fisheye_magic', 'd': [0.0] * 4}, 'unsupported distortion_model'),
+])
+def test_malformed_camera_info_is_refused_with_a_clear_message(overrides, message):
+    with pytest.raises(CameraModelError, match=message) as error:
+        intrinsics_from_camera_info(info(**overrides), 'vision_cam_top')
+    assert 'vision_cam_top' in str(error.value)
+
+
+def test_extrinsics_must_be_finite_and_unit():
+    with pytest.raises(CameraModelError, match='unit length'):
+        Extrinsics.from_pose([0, 0, 1], [2.0, 0, 0, 0])
+    with pytest.raises(CameraModelError, match='finite'):
+        Extrinsics.from_pose([0, float('nan'), 1], [1.0, 0, 0, 0])
+
+
+def test_projection_and_undistortion_round_trip():
+    # A camera at z = 1 m looking down -z of the world (optical z = world -z).
+    quat = axis_angle_to_quat([1, 0, 0], np.pi)
+    d = [-0.3, 0.08, 0.001, -0.001, 0.0]
+    camera = CameraModel('cam', intrinsics_from_camera_info(info(d=d)),
+                         Extrinsics.from_pose([0, 0, 1.0], quat))
+    ideal = CameraModel('cam', intrinsics_from_camera_info(info()),
+                        Extrinsics.from_pose([0, 0, 1.0], quat))
+    points = np.array([[0.0, 0.0, 0.0], [0.3, 0.2, 0.0], [-0.2, 0.15, 0.2]])
+    pixels, depth = camera.project(points)
+    ideal_pixels, _ = ideal.project(points)
+    np.testing.assert_allclose(depth, [1.0, 1.0, 0.8])
+    np.testing.assert_allclose(ideal_pixels[0], [99.5, 99.5])
+    assert np.abs(pixels[1:] - ideal_pixels[1:]).max() > 1.0     # distortion moved them
+    np.testing.assert_allclose(camera.undistort_pixels(pixels), ideal_pixels, atol=1e-3)
+
+
+# ------------------------------------------------------------------------ marker layout
+
+def test_cube_layout_matches_the_cube_config():
+    markers = load_cube_markers()
+    layout = load_cube_layout()
+    assert layout.ids == markers.ids and layout.cube_size == markers.cube_size
+    for marker_id in layout.ids:
+        corners = layout.corners_of(marker_id)
+        np.testing.assert_allclose(corners, markers.corners_in_cube(marker_id))
+        normal = layout.normal_of(marker_id)
+        # Outward: the normal points from the cube centre through the marker's face.
+        np.testing.assert_allclose(normal * layout.cube_size / 2, corners.mean(axis=0),
+                                   atol=1e-12)
+        R, t = layout.marker_in_cube(marker_id)
+        h = layout.marker_size / 2
+        square = np.array([[-h, h, 0], [h, h, 0], [h, -h, 0], [-h, -h, 0]])
+        np.testing.assert_allclose(square @ R.T + t, corners, atol=1e-12)
+        assert np.linalg.det(R) == pytest.approx(1.0)
+    with pytest.raises(KeyError, match='not on the cube'):
+        layout.corners_of(42)
+
+
+def test_layout_rejects_inconsistent_markers():
+    good = synthetic_cube_layout()
+    with pytest.raises(MarkerLayoutError, match='duplicate'):
+        MarkerLayout(good.dictionary, (0, 0, 1, 2, 3, 4), good.corners, good.marker_size,
+                     good.cube_size)
+    bent = good.corners.copy()
+    bent[0, 0] += 0.003
+    with pytest.raises(MarkerLayoutError, match='squares'):
+        MarkerLayout(good.dictionary, good.ids, bent, good.marker_size, good.cube_size)
+    with pytest.raises(MarkerLayoutError, match=r'\(6, 4, 3\)'):
+        MarkerLayout(good.dictionary, good.ids, good.corners[:5], good.marker_size,
+                     good.cube_size)
+
+
+# ------------------------------------------------------------------------ detection
+
+def marker_sheet(ids_and_places, size=320):
+    """Return a white grey image with 60 px markers at the given top-left corners."""
+    image = np.full((size, size), 255, np.uint8)
+    dictionary = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_4X4_50)
+    for marker_id, (x, y) in ids_and_places:
+        image[y:y + 60, x:x + 60] = cv2.aruco.generateImageMarker(dictionary, marker_id, 60)
+    return image
+
+
+def test_detector_keeps_cube_ids_and_counts_strangers():
+    layout = load_cube_layout()
+    detector = MarkerDetector(layout.dictionary, layout.ids)
+    image = marker_sheet([(3, (30, 30)), (17, (200, 40)), (5, (60, 200))])
+    found = detector.detect(np.repeat(image[:, :, None], 3, axis=2))
+    assert sorted(found.ids.tolist()) == [3, 5]
+    assert found.unknown_ids == [17]
+    corners = dict(zip(found.ids.tolist(), found.corners))
+    # cv2.aruco order: top-left, top-right, bottom-right, bottom-left (pixel centres at
+    # integer coordinates, the black border's outer edge half a pixel out).
+    np.testing.assert_allclose(corners[3], [[29.5, 29.5], [89.5, 29.5], [89.5, 89.5],
+                                            [29.5, 89.5]], atol=0.6)
+
+
+def test_detector_drops_an_id_seen_twice():
+    layout = load_cube_layout()
+    detector = MarkerDetector(layout.dictionary, layout.ids)
+    found = detector.detect(marker_sheet([(2, (30, 30)), (2, (200, 200)), (4, (30, 200))]))
+    assert found.ids.tolist() == [4]
+    assert found.duplicate_ids == [2]
+
+
+def test_roi_search_finds_the_same_corners_and_falls_back_to_the_full_image():
+    layout = load_cube_layout()
+    detector = MarkerDetector(layout.dictionary, layout.ids)
+    image = marker_sheet([(1, (200, 200))])
+    full = detector.detect(image)
+    inside = detector.detect(image, roi=(170, 170, 300, 300))
+    assert inside.used_roi and not full.used_roi
+    np.testing.assert_allclose(inside.corners, full.corners, atol=1e-3)
+    elsewhere = detector.detect(image, roi=(0, 0, 100, 100))     # stale prediction
+    assert elsewhere.ids.tolist() == [1] and not elsewhere.used_roi
+
+
+def test_detector_input_validation():
+    with pytest.raises(ValueError, match='uint8'):
+        to_gray(np.zeros((10, 10), np.float32))
+    with pytest.raises(ValueError, match='shape'):
+        to_gray(np.zeros((10, 10, 2), np.uint8))
+    with pytest.raises(ValueError, match='corner_refinement'):
+        DetectorConfig(corner_refinement='magic').validate()
+
+
+def test_debug_overlay_draws_markers_and_cube():
+    layout = load_cube_layout()
+    detector = MarkerDetector(layout.dictionary, layout.ids)
+    image = marker_sheet([(0, (100, 100))])
+    quat = axis_angle_to_quat([1, 0, 0], np.pi)
+    camera = CameraModel('cam', intrinsics_from_camera_info(info(width=320, height=320,
+                                                                 k=[300, 0, 160, 0, 300, 160,
+                                                                    0, 0, 1])),
+                         Extrinsics.from_pose([0, 0, 0.5], quat))
+    overlay = draw_debug(image, camera, detector.detect(image),
+                         (quat_to_matrix([1, 0, 0, 0]), np.zeros(3)), 0.05, 'ok')
+    assert overlay.shape == (320, 320, 3)
+    assert tuple(overlay[160, 160 + 15]) == (255, 0, 0)       # the cube's x axis, in red
+    assert np.any(np.all(overlay == (0, 255, 255), axis=2))   # the marker outline
+
+
+# ------------------------------------------------------------------------ sync
+
+def test_sync_emits_when_the_last_camera_of_an_instant_arrives():
+    sync = FrameSync(['a', 'b', 'c'], slop=0.004, silence_timeout=0.5)
+    assert sync.add('b', 1.000, 'b1') is None
+    assert sync.add('a', 1.001, 'a1') is None
+    synced = sync.add('c', 0.999, 'c1')
+    assert synced.frames == {'a': 'a1', 'b': 'b1', 'c': 'c1'}
+    assert synced.stamp == 1.001 and synced.missing == ()
+    # Frames further apart than the slop never form a set.
+    assert sync.add('a', 1.100, 'a2') is None
+    assert sync.add('b', 1.110, 'b2') is None
+    assert sync.add('c', 1.120, 'c2') is None
+    # A stale frame (older than the last set) is dropped and counted.
+    assert sync.add('a', 0.9, 'old') is None and sync.dropped_late == 1
+
+
+def test_sync_leaves_out_a_silent_camera_and_takes_it_back():
+    sync = FrameSync(['a', 'b', 'c'], slop=0.004, silence_timeout=0.2)
+    sets = []
+    for k in range(10):
+        t = 1.0 + k / 15.0
+        for name in ('a', 'b') if k >= 3 else ('a', 'b', 'c'):
+            synced = sync.add(name, t, name)
+            if synced is not None:
+                sets.append(synced)
+    full = [s for s in sets if not s.missing]
+    degraded = [s for s in sets if s.missing]
+    assert len(full) == 3
+    assert degraded and all(s.missing == ('c',) and set(s.frames) == {'a', 'b'}
+                            for s in degraded)
+    # While c is within its timeout, sets wait for it: the first frames after it stopped
+    # produce nothing, then the timeout expires and a+b sets flow.
+    assert len(sets) < 10 and sync.silent() == ['c']
+    t = 1.0 + 10 / 15.0
+    assert sync.add('a', t, 'a') is None and sync.add('b', t, 'b') is not None
+    assert sync.add('c', t + 1 / 15.0, 'c') is None           # c is live again ...
+    assert sync.add('a', t + 1 / 15.0, 'a') is None           # ... so a+b wait for it
+    assert sync.add('b', t + 1 / 15.0, 'b').missing == ()
+
+
+def test_sync_restarts_when_time_jumps_back():
+    sync = FrameSync(['a', 'b'], slop=0.004, silence_timeout=0.5)
+    assert sync.add('a', 100.0, 1) is None and sync.add('b', 100.0, 2) is not None
+    assert sync.add('a', 5.0, 3) is None and sync.restarts == 1
+    assert sync.add('b', 5.0, 4).frames == {'a': 3, 'b': 4}
+
+
+def test_sync_refuses_bad_settings():
+    with pytest.raises(ValueError, match='distinct'):
+        FrameSync(['a', 'a'], 0.01, 0.5)
+    with pytest.raises(ValueError):
+        FrameSync(['a'], -0.01, 0.5)
+    with pytest.raises(KeyError, match='unknown stream'):
+        FrameSync(['a'], 0.01, 0.5).add('z', 1.0, None)
+
+
+# ------------------------------------------------------------------------ static TF
+
+def test_static_transforms_compose_chains():
+    tf = StaticTransforms()
+    turn = axis_angle_to_quat([0, 0, 1], np.pi / 2)
+    tf.add('world', 'rig', [1.0, 0.0, 0.0], turn)
+    tf.add('rig', 'cam_optical', [0.0, 2.0, 0.0], [1.0, 0, 0, 0])
+    R, t = tf.lookup('world', 'cam_optical')
+    np.testing.assert_allclose(t, [-1.0, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(R, quat_to_matrix(turn), atol=1e-12)
+    assert tf.lookup('world', 'elsewhere') is None
+    with pytest.raises(ValueError, match='norm'):
+        tf.add('world', 'bad', [0, 0, 0], [0.5, 0, 0, 0])
+    with pytest.raises(ValueError, match='non-finite'):
+        tf.add('world', 'bad', [0, float('nan'), 0], [1.0, 0, 0, 0])

@@ -1,0 +1,334 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The cube_pose node: the cube's world pose from N calibrated cameras.
+
+Subscribes, per camera <name> of the `cameras` parameter (sensor-data QoS):
+  <camera_namespace>/<name>/image_raw     sensor_msgs/Image (rgb8, bgr8 or mono8)
+  <camera_namespace>/<name>/camera_info   sensor_msgs/CameraInfo (intrinsics, validated)
+  /tf_static                              world -> <camera optical frame> (extrinsics), unless
+                                          extrinsics_source is `rig` (read the rig file)
+Publishes:
+  /cube/pose                              geometry_msgs/PoseWithCovarianceStamped in `world`,
+                                          stamped with the image time, only for valid estimates
+  <camera_namespace>/<name>/debug_image   markers and projected cube axes (publish_debug_images)
+  /diagnostics                            estimator state (ok / degraded / lost and why), and
+                                          per camera: calibration errors, silence, rejections
+
+Frames are grouped by stamp (vision_pose.sync); the image callback that completes a set runs the
+estimator and publishes at once. The estimator is chosen by name (`estimator`, registry in
+vision_pose.estimator); its settings come from `estimator_config`.
+"""
+import sys
+import time
+
+from geometry_msgs.msg import PoseWithCovarianceStamped
+from inhand import diagnostics
+from inhand.config import ConfigError, load_yaml
+from inhand.messages import image_to_msg, msg_to_image, pose_to_msg, stamp_to_sec
+from inhand.qos import LATCHED, SENSOR_PUB, SENSOR_SUB
+from inhand.ros_runtime import declare, run_node
+from inhand.transforms import wxyz_from_xyzw
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+from tf2_msgs.msg import TFMessage
+from vision_pose.camera_model import (CameraModel, CameraModelError, Extrinsics,
+                                      intrinsics_from_camera_info)
+from vision_pose.debug_draw import draw_debug
+from vision_pose.estimator import (available_estimators, CameraFrame, create_estimator,
+                                   FrameSet, pose_matrix)
+from vision_pose.static_tf import StaticTransforms
+from vision_pose.sync import FrameSync
+
+
+def rig_camera_names(rig_file: str) -> list:
+    """Return the camera names listed in a rig file (config/cameras/*.yaml)."""
+    data, path = load_yaml(rig_file)
+    cameras = data.get('cameras')
+    if not isinstance(cameras, list) or not cameras:
+        raise ConfigError(f'{path}.cameras: expected a non-empty list')
+    names = []
+    for i, camera in enumerate(cameras):
+        if not isinstance(camera, dict) or not isinstance(camera.get('name'), str):
+            raise ConfigError(f'{path}.cameras[{i}].name: expected a string')
+        names.append(camera['name'])
+    return names
+
+
+def rig_extrinsics(rig_file: str) -> dict:
+    """Return {camera name: Extrinsics} from a rig file (the simulator's parser)."""
+    from sim_bridge.scene import load_camera_rig
+    rig = load_camera_rig(rig_file)
+    return {c.name: Extrinsics.from_pose(c.position, c.optical_quat, f'{rig.source}: {c.name}')
+            for c in rig.cameras}
+
+
+class _Camera:
+    """What the node knows about one camera."""
+
+    def __init__(self, name):
+        self.name = name
+        self.intrinsics = None
+        self.info_error = 'no camera_info received'
+        self.info_key = None
+        self.frame_id = ''
+        self.extrinsics = None
+        self.images = 0
+        self.rejected_images = 0
+        self.last_error = ''
+        self.debug_pub = None
+
+    def model(self):
+        if self.intrinsics is None or self.extrinsics is None:
+            return None
+        return CameraModel(self.name, self.intrinsics, self.extrinsics)
+
+
+class CubePoseNode(Node):
+    """Estimate the cube pose from synchronised camera images."""
+
+    def __init__(self):
+        super().__init__('cube_pose')
+        rig_file = declare(self, 'camera_rig', 'cameras/dactyl_rig.yaml',
+                           'Camera rig file: the default camera names, and the extrinsics when '
+                           'extrinsics_source is "rig".')
+        names = declare(self, 'cameras', rig_camera_names(rig_file),
+                        'Names of the cameras to use (default: all cameras of camera_rig).')
+        self.namespace = declare(self, 'camera_namespace', '/cameras',
+                                 'Topics are <camera_namespace>/<name>/image_raw and '
+                                 '/camera_info.').rstrip('/')
+        source = declare(self, 'extrinsics_source', 'tf_static',
+                         'Where camera poses come from: "tf_static" (world -> optical frame of '
+                         'each camera_info) or "rig" (the camera_rig file).')
+        self.world_frame = declare(self, 'world_frame', 'world',
+                                   'Frame of the published pose and of the extrinsics.')
+        estimator_name = declare(self, 'estimator', 'aruco',
+                                 f'Estimator implementation (registered: '
+                                 f'{", ".join(available_estimators())}).')
+        estimator_file = declare(self, 'estimator_config', 'vision/aruco_estimator.yaml',
+                                 'Settings of the estimator (config/vision/*.yaml or a path).')
+        slop = declare(self, 'sync_slop', 0.004,
+                       'Frames whose stamps differ by at most this many seconds form a set.')
+        silence = declare(self, 'silence_timeout', 0.5,
+                          'A camera with no frame for this long (in stamp time) is left out '
+                          'of the sets; the estimate is then degraded.')
+        self.debug_images = declare(self, 'publish_debug_images', False,
+                                    'Publish <camera_namespace>/<name>/debug_image overlays.')
+        period = declare(self, 'diagnostics_period', 1.0, 'Seconds between /diagnostics.')
+
+        if not names or len(set(names)) != len(names) or not all(names):
+            raise ConfigError(f'cameras: need distinct non-empty names, got {list(names)}')
+        if source not in ('tf_static', 'rig'):
+            raise ConfigError(f'extrinsics_source: must be "tf_static" or "rig", got {source!r}')
+        data, path = load_yaml(estimator_file)
+        try:
+            self.estimator = create_estimator(estimator_name, data)
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(f'{path}: {exc}') from exc
+        try:
+            self.sync = FrameSync(names, slop=slop, silence_timeout=silence)
+        except ValueError as exc:
+            raise ConfigError(f'sync_slop / silence_timeout: {exc}') from exc
+
+        self.cameras = {name: _Camera(name) for name in names}
+        self.static_tf = StaticTransforms()
+        self.extrinsics_source = source
+        if source == 'rig':
+            extrinsics = rig_extrinsics(rig_file)
+            for name, camera in self.cameras.items():
+                if name not in extrinsics:
+                    raise ConfigError(f'camera {name!r} is not in the rig {rig_file}')
+                camera.extrinsics = extrinsics[name]
+        else:
+            self.create_subscription(TFMessage, '/tf_static', self._on_tf_static, LATCHED)
+
+        self.pose_pub = self.create_publisher(PoseWithCovarianceStamped, '/cube/pose',
+                                              SENSOR_PUB)
+        self.diag_pub = self.create_publisher(diagnostics.DiagnosticArray, '/diagnostics', 10)
+        for name, camera in self.cameras.items():
+            base = f'{self.namespace}/{name}'
+            self.create_subscription(Image, f'{base}/image_raw',
+                                     lambda msg, n=name: self._on_image(n, msg), SENSOR_SUB)
+            self.create_subscription(CameraInfo, f'{base}/camera_info',
+                                     lambda msg, n=name: self._on_info(n, msg), SENSOR_SUB)
+            if self.debug_images:
+                camera.debug_pub = self.create_publisher(Image, f'{base}/debug_image',
+                                                         SENSOR_PUB)
+        self.published = 0
+        self.lost = 0
+        self.latencies = []
+        self.last_report = None
+        self.create_timer(period, self._publish_diagnostics)
+        self.get_logger().info(
+            f'cube_pose: estimator {estimator_name!r}, cameras {names}, extrinsics from '
+            f'{source}')
+
+    # ------------------------------------------------------------------ inputs
+    def _on_tf_static(self, msg: TFMessage):
+        for transform in msg.transforms:
+            t, r = transform.transform.translation, transform.transform.rotation
+            try:
+                self.static_tf.add(transform.header.frame_id, transform.child_frame_id,
+                                   [t.x, t.y, t.z], wxyz_from_xyzw([r.x, r.y, r.z, r.w]))
+            except ValueError as exc:
+                self.get_logger().warn(f'/tf_static: ignored {exc}')
+        for camera in self.cameras.values():
+            self._update_extrinsics(camera)
+
+    def _update_extrinsics(self, camera: _Camera):
+        if self.extrinsics_source != 'tf_static' or not camera.frame_id:
+            return
+        found = self.static_tf.lookup(self.world_frame, camera.frame_id)
+        if found is not None:
+            camera.extrinsics = Extrinsics(R=found[0], t=found[1])
+
+    def _on_info(self, name: str, msg: CameraInfo):
+        camera = self.cameras[name]
+        key = (msg.width, msg.height, tuple(msg.k), tuple(msg.d), msg.distortion_model,
+               msg.header.frame_id)
+        if key == camera.info_key:
+            return
+        camera.info_key = key
+        try:
+            camera.intrinsics = intrinsics_from_camera_info(msg, name)
+            camera.info_error = ''
+        except CameraModelError as exc:
+            camera.intrinsics = None
+            camera.info_error = str(exc)
+            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
+        camera.frame_id = msg.header.frame_id
+        self._update_extrinsics(camera)
+
+    def _on_image(self, name: str, msg: Image):
+        arrived = time.perf_counter()
+        camera = self.cameras[name]
+        camera.images += 1
+        model = camera.model()
+        if model is None:
+            camera.rejected_images += 1
+            camera.last_error = camera.info_error or 'no extrinsics (world -> ' \
+                f'{camera.frame_id or "?"} not on /tf_static)'
+            return
+        try:
+            image = msg_to_image(msg)
+        except ValueError as exc:
+            camera.rejected_images += 1
+            camera.last_error = f'bad image: {exc}'
+            return
+        if (msg.width, msg.height) != (model.intrinsics.width, model.intrinsics.height):
+            camera.rejected_images += 1
+            camera.last_error = (f'image {msg.width}x{msg.height} does not match camera_info '
+                                 f'{model.intrinsics.width}x{model.intrinsics.height}')
+            return
+        camera.last_error = ''
+        if msg.encoding == 'bgr8':
+            image = image[:, :, ::-1]
+        stamp = stamp_to_sec(msg.header.stamp)
+        synced = self.sync.add(name, stamp, (model, image, msg.header.stamp))
+        if synced is not None:
+            self._estimate(synced, arrived)
+
+    # ------------------------------------------------------------------ estimate
+    def _estimate(self, synced, arrived):
+        frames = tuple(CameraFrame(camera=model, image=image, stamp=synced.stamps[n])
+                       for n, (model, image, _) in synced.frames.items())
+        newest = max(synced.frames.values(), key=lambda f: stamp_to_sec(f[2]))
+        estimate = self.estimator.estimate(
+            FrameSet(stamp=synced.stamp, frames=frames, missing=synced.missing))
+        self.last_report = self.estimator.last_report
+        if estimate is not None:
+            msg = PoseWithCovarianceStamped()
+            msg.header.stamp = newest[2]
+            msg.header.frame_id = self.world_frame
+            pose_to_msg(estimate.position, estimate.quat_wxyz, msg.pose.pose)
+            msg.pose.covariance = [float(v) for v in estimate.covariance.ravel()]
+            self.pose_pub.publish(msg)
+            self.published += 1
+        else:
+            self.lost += 1
+        self.latencies.append(time.perf_counter() - arrived)
+        if self.debug_images:
+            self._publish_debug(synced, estimate)
+
+    def _publish_debug(self, synced, estimate):
+        report = self.last_report
+        pose = pose_matrix(estimate) if estimate is not None else None
+        size = getattr(getattr(self.estimator, 'layout', None), 'cube_size', 0.05)
+        for name, (model, image, stamp) in synced.frames.items():
+            camera = self.cameras[name]
+            text = report.status if estimate is not None else f'lost: {report.reason}'
+            overlay = draw_debug(image, model, report.detections.get(name), pose, size,
+                                 text[:60])
+            camera.debug_pub.publish(image_to_msg(overlay, stamp, camera.frame_id))
+
+    # ------------------------------------------------------------------ diagnostics
+    def _publish_diagnostics(self):
+        statuses = []
+        report = self.last_report
+        silent = set(self.sync.silent())
+        usable = [c for c in self.cameras.values() if c.model() is not None]
+        latencies = np.array(self.latencies[-200:]) * 1e3
+        self.latencies = self.latencies[-200:]
+        values = {
+            'published': self.published, 'lost': self.lost,
+            'latency_ms_median': float(np.median(latencies)) if latencies.size else -1.0,
+            'latency_ms_max': float(latencies.max()) if latencies.size else -1.0,
+            'sync_restarts': self.sync.restarts, 'sync_dropped_late': self.sync.dropped_late}
+        if not usable:
+            level, message = diagnostics.ERROR, 'no usable camera (see the camera statuses)'
+        elif report is None:
+            level, message = diagnostics.WARN, 'no synchronised frame set yet'
+        elif report.status == 'ok':
+            level, message = diagnostics.OK, 'tracking'
+        elif report.status == 'degraded':
+            level, message = diagnostics.WARN, f'degraded: {report.reason}'
+        else:
+            level, message = diagnostics.WARN, f'lost: {report.reason}'
+        if report is not None and report.estimate is not None:
+            values.update(position_std_mm=report.estimate.position_std * 1e3,
+                          rotation_std_deg=float(np.degrees(report.estimate.rotation_std)),
+                          reprojection_rms_px=report.estimate.reprojection_rms_px,
+                          cameras_used=','.join(report.estimate.cameras_used))
+        statuses.append(diagnostics.status('cube_pose: estimator', level, message,
+                                           hardware_id=self.estimator.name, **values))
+        for name, camera in self.cameras.items():
+            markers = report.markers_per_camera.get(name, 0) if report else 0
+            unknown = report.unknown_ids.get(name, []) if report else []
+            if camera.info_error:
+                level, message = diagnostics.ERROR, camera.info_error
+            elif camera.extrinsics is None:
+                level, message = diagnostics.ERROR, \
+                    f'no extrinsics: {self.world_frame} -> {camera.frame_id} unknown'
+            elif camera.last_error:
+                level, message = diagnostics.ERROR, camera.last_error
+            elif name in silent or camera.images == 0:
+                level, message = diagnostics.STALE, 'no recent images'
+            elif unknown:
+                level, message = diagnostics.WARN, f'markers not on the cube: {unknown}'
+            else:
+                level, message = diagnostics.OK, 'ok'
+            statuses.append(diagnostics.status(
+                f'cube_pose: camera {name}', level, message, hardware_id=name,
+                images=camera.images, rejected_images=camera.rejected_images, markers=markers))
+        self.diag_pub.publish(diagnostics.array(self.get_clock().now().to_msg(), *statuses))
+
+
+def main(args=None):
+    return run_node(CubePoseNode, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,385 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Multi-camera cube pose: per-camera PnP hypotheses, joint refinement, outliers, covariance.
+
+Everything here is NumPy/OpenCV maths on marker corner observations; no images, no ROS.
+
+Pose parameterisation: the cube pose in the world is (R, t) with p_world = R @ p_cube + t. Steps
+are left perturbations in the world frame, R <- exp([w]x) R, t <- t + dt, so the 6x6 covariance
+of (dt, w) is exactly what geometry_msgs/PoseWithCovariance means: position in metres, then
+rotation in radians about the fixed world axes x, y, z.
+
+The joint refinement minimises the reprojection error of every marker corner in every camera
+at once (Levenberg-Marquardt with Huber weights), starting from the best hypothesis among the
+per-camera PnP solutions (scored on ALL observations, so a camera with a flipped planar
+solution cannot win). Whole marker sightings whose residual stays large are rejected and the
+fit repeated. The covariance is sigma^2 (J^T W J)^-1 with sigma estimated from the residuals
+(never below a floor), inflated when the data are thin or inconsistent.
+"""
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class FusionConfig:
+    """Tunables of the joint fit and its covariance."""
+
+    huber_px: float = 1.5              # residuals beyond this are down-weighted (IRLS)
+    marker_gate_px: float = 3.0        # reject a marker sighting whose RMS exceeds this ...
+    marker_gate_sigma: float = 5.0     # ... and this many robust sigmas
+    hypothesis_cap_px: float = 20.0    # truncation of the hypothesis score
+    max_rms_px: float = 2.5            # a final fit worse than this is not a pose
+    sigma_floor_px: float = 0.25       # corner noise never assumed below this
+    covariance_scale: float = 2.0      # model errors (blur, aliasing, calibration) on top
+    position_sigma_floor: float = 0.0005   # m, additive (extrinsic calibration error)
+    rotation_sigma_floor: float = 0.004    # rad, additive
+    rejection_inflation: float = 4.0   # covariance x this when sightings were rejected
+    single_camera_inflation: float = 2.0
+    ambiguity_ratio: float = 1.5       # planar flip: runner-up cost within this factor
+    max_view_angle_deg: float = 80.0   # sightings more grazing than this are not used
+    max_iterations: int = 15
+
+    def validate(self):
+        for name in ('huber_px', 'marker_gate_px', 'marker_gate_sigma', 'hypothesis_cap_px',
+                     'max_rms_px', 'sigma_floor_px', 'covariance_scale'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'fusion.{name} must be > 0, got {getattr(self, name)!r}')
+        for name in ('position_sigma_floor', 'rotation_sigma_floor'):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f'fusion.{name} must be >= 0')
+        for name in ('rejection_inflation', 'single_camera_inflation', 'ambiguity_ratio'):
+            if not getattr(self, name) >= 1:
+                raise ValueError(f'fusion.{name} must be >= 1')
+        if not 0 < self.max_view_angle_deg <= 90:
+            raise ValueError('fusion.max_view_angle_deg must be in (0, 90]')
+        if self.max_iterations < 1:
+            raise ValueError('fusion.max_iterations must be >= 1')
+        return self
+
+
+@dataclass
+class View:
+    """One camera's geometry for the fit: ideal pinhole K and the world->optical transform."""
+
+    name: str
+    K: np.ndarray
+    R_cw: np.ndarray
+    t_cw: np.ndarray
+
+
+@dataclass
+class Sighting:
+    """One marker seen by one camera: 4 cube-frame corners and their ideal pixel positions."""
+
+    view: int
+    marker_id: int
+    object_points: np.ndarray    # (4, 3) cube frame
+    pixels: np.ndarray           # (4, 2) undistorted pixels
+
+
+@dataclass
+class Hypothesis:
+    """A candidate cube pose in the world and where it came from."""
+
+    R: np.ndarray
+    t: np.ndarray
+    source: str
+
+
+@dataclass
+class FusionResult:
+    """The fused pose, its covariance and the bookkeeping the node reports."""
+
+    R: np.ndarray
+    t: np.ndarray
+    covariance: np.ndarray           # 6x6, (x, y, z, rot_x, rot_y, rot_z), world frame
+    rms_px: float
+    sigma_px: float
+    used: list                       # indices of sightings in the final fit
+    rejected: list                   # indices rejected as outliers
+    ignored: list                    # indices not used: seen too obliquely to be accurate
+    views_used: list                 # indices of views that contributed
+    ambiguous: bool = False
+    notes: list = field(default_factory=list)
+
+
+def rotation_exp(w) -> np.ndarray:
+    """Rotation matrix exp([w]x) of a rotation vector (Rodrigues)."""
+    R, _ = cv2.Rodrigues(np.asarray(w, dtype=np.float64).reshape(3, 1))
+    return R
+
+
+def rotation_log(R) -> np.ndarray:
+    """Rotation vector of a rotation matrix."""
+    w, _ = cv2.Rodrigues(np.asarray(R, dtype=np.float64))
+    return w.ravel()
+
+
+class _Problem:
+    """Stacked observations of all sightings, for vectorised residuals and Jacobians."""
+
+    def __init__(self, views, sightings, indices):
+        self.indices = list(indices)
+        chosen = [sightings[i] for i in self.indices]
+        self.X = np.concatenate([s.object_points for s in chosen]).reshape(-1, 3)
+        self.uv = np.concatenate([s.pixels for s in chosen]).reshape(-1, 2)
+        view_of_point = np.repeat([s.view for s in chosen], 4)
+        self.R_cw = np.stack([views[v].R_cw for v in view_of_point])
+        self.t_cw = np.stack([views[v].t_cw for v in view_of_point])
+        K = np.stack([views[v].K for v in view_of_point])
+        self.fx, self.fy, self.skew = K[:, 0, 0], K[:, 1, 1], K[:, 0, 1]
+        self.cx, self.cy = K[:, 0, 2], K[:, 1, 2]
+
+    def linearize(self, R, t, jacobian=True):
+        """
+        Return (residuals (N, 2) px, depths (N,), Jacobian (2N, 6) or None).
+
+        The Jacobian is d residual / d (dt, w) for p_cam = R_cw (exp([w]x) R X + t + dt) + t_cw:
+        d p_cam / d dt = R_cw and d p_cam / d w = -R_cw [R X]x, so each row a of the
+        position block gives the rotation row (R X) x a.
+        """
+        rotated = self.X @ R.T
+        cam = np.matmul(self.R_cw, (rotated + t)[:, :, None])[:, :, 0] + self.t_cw
+        z = cam[:, 2]
+        inv_z = 1.0 / np.maximum(z, 1e-6)
+        x, y = cam[:, 0] * inv_z, cam[:, 1] * inv_z
+        res = np.empty((len(z), 2))
+        res[:, 0] = self.fx * x + self.skew * y + self.cx - self.uv[:, 0]
+        res[:, 1] = self.fy * y + self.cy - self.uv[:, 1]
+        if not jacobian:
+            return res, z, None
+        d_proj = np.zeros((len(z), 2, 3))
+        d_proj[:, 0, 0] = self.fx * inv_z
+        d_proj[:, 0, 1] = self.skew * inv_z
+        d_proj[:, 0, 2] = -(self.fx * x + self.skew * y) * inv_z
+        d_proj[:, 1, 1] = self.fy * inv_z
+        d_proj[:, 1, 2] = -self.fy * y * inv_z
+        j_t = d_proj @ self.R_cw
+        v = rotated[:, None, :]
+        j_w = np.empty_like(j_t)
+        j_w[..., 0] = v[..., 1] * j_t[..., 2] - v[..., 2] * j_t[..., 1]
+        j_w[..., 1] = v[..., 2] * j_t[..., 0] - v[..., 0] * j_t[..., 2]
+        j_w[..., 2] = v[..., 0] * j_t[..., 1] - v[..., 1] * j_t[..., 0]
+        return res, z, np.concatenate([j_t, j_w], axis=2).reshape(-1, 6)
+
+    def residuals(self, R, t):
+        """Return the pixel errors, shape (N, 2), and the depths, shape (N,)."""
+        res, z, _ = self.linearize(R, t, jacobian=False)
+        return res, z
+
+    def jacobian(self, R, t):
+        """Return d residual / d (dt, w) as (2N, 6)."""
+        return self.linearize(R, t)[2]
+
+
+def _huber_weights(norms, delta):
+    return np.where(norms <= delta, 1.0, delta / np.maximum(norms, 1e-12))
+
+
+def refine(problem: _Problem, R, t, config: FusionConfig):
+    """Levenberg-Marquardt with Huber IRLS; return (R, t, residuals, weights)."""
+    lam = 1e-4
+    for _ in range(config.max_iterations):
+        res, _, J = problem.linearize(R, t)
+        weights = _huber_weights(np.linalg.norm(res, axis=1), config.huber_px)
+        w2 = np.repeat(weights, 2)
+        Jw = J * w2[:, None]
+        H = J.T @ Jw
+        g = Jw.T @ res.ravel()
+        cost = float(w2 @ res.ravel() ** 2)
+        damping = np.diag(np.diag(H) + 1e-12)
+        accepted = False
+        for _ in range(6):
+            step = np.linalg.solve(H + lam * damping, -g)
+            R_new = rotation_exp(step[3:]) @ R
+            t_new = t + step[:3]
+            res_new, z_new, _ = problem.linearize(R_new, t_new, jacobian=False)
+            if float(w2 @ res_new.ravel() ** 2) <= cost and np.all(z_new > 0):
+                R, t = R_new, t_new
+                lam = max(lam / 10.0, 1e-9)
+                accepted = True
+                break
+            lam *= 10.0
+        # Converged when the step is far below anything the images can resolve.
+        if not accepted or np.abs(step[:3]).max() < 1e-7 and np.abs(step[3:]).max() < 1e-6:
+            break
+    # Orthonormalise to keep numerical drift out of the published quaternion.
+    u, _, vt = np.linalg.svd(R)
+    R = u @ vt
+    res, _, _ = problem.linearize(R, t, jacobian=False)
+    weights = _huber_weights(np.linalg.norm(res, axis=1), config.huber_px)
+    return R, t, res, weights
+
+
+def _score(problem: _Problem, hyp: Hypothesis, cap_px):
+    res, z = problem.residuals(hyp.R, hyp.t)
+    err2 = np.sum(res ** 2, axis=1)
+    err2 = np.where(z > 0, np.minimum(err2, cap_px ** 2), cap_px ** 2)
+    return float(np.sum(err2))
+
+
+def camera_hypotheses(view: View, sightings, indices) -> list:
+    """
+    Return the world poses that one camera's PnP gives, all its markers as one rigid object.
+
+    Several faces (non-coplanar corners): SQPnP. One face (coplanar): IPPE,
+    which returns both solutions of the planar ambiguity; both are kept as hypotheses and the
+    joint score over all cameras decides.
+    """
+    obj = np.concatenate([sightings[i].object_points for i in indices]).astype(np.float64)
+    img = np.concatenate([sightings[i].pixels for i in indices]).astype(np.float64)
+    centred = obj - obj.mean(axis=0)
+    planar = np.linalg.svd(centred, compute_uv=False)[-1] < 1e-6 * max(1.0, len(obj))
+    solutions = []
+    try:
+        if planar:
+            count, rvecs, tvecs, _ = cv2.solvePnPGeneric(obj, img, view.K, None,
+                                                         flags=cv2.SOLVEPNP_IPPE)
+            solutions = list(zip(rvecs[:count], tvecs[:count]))
+        else:
+            ok, rvec, tvec = cv2.solvePnP(obj, img, view.K, None, flags=cv2.SOLVEPNP_SQPNP)
+            if ok:
+                solutions = [(rvec, tvec)]
+    except cv2.error:
+        return []
+    hypotheses = []
+    R_wc, t_wc = view.R_cw.T, -view.R_cw.T @ view.t_cw
+    for rvec, tvec in solutions:
+        # No per-camera refinement: the joint fit refines whichever hypothesis wins.
+        R_co, _ = cv2.Rodrigues(rvec)
+        t_co = tvec.ravel()
+        if t_co[2] <= 0 or not np.all(np.isfinite(t_co)):
+            continue
+        hypotheses.append(Hypothesis(R=R_wc @ R_co, t=R_wc @ t_co + t_wc,
+                                     source=f'{view.name}:{"ippe" if planar else "sqpnp"}'))
+    return hypotheses
+
+
+def view_angles(views, sightings, indices, R, t, normals) -> np.ndarray:
+    """Angle (rad) between each sighting's marker normal and the ray to the camera."""
+    chosen = [sightings[i] for i in indices]
+    centres = np.stack([s.object_points.mean(axis=0) for s in chosen]) @ R.T + t
+    cameras = np.stack([-views[s.view].R_cw.T @ views[s.view].t_cw for s in chosen])
+    rays = cameras - centres
+    rays /= np.linalg.norm(rays, axis=1, keepdims=True) + 1e-12
+    normals_w = np.stack([normals[i] for i in indices]) @ R.T
+    return np.arccos(np.clip(np.sum(rays * normals_w, axis=1), -1.0, 1.0))
+
+
+def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis | None = None):
+    """Fuse all sightings into one world pose; return FusionResult or (None, reason)."""
+    if not sightings:
+        return None, 'no markers detected'
+    by_view = {}
+    for i, s in enumerate(sightings):
+        by_view.setdefault(s.view, []).append(i)
+    hypotheses = []
+    for v, indices in by_view.items():
+        hypotheses.extend(camera_hypotheses(views[v], sightings, indices))
+    if prior is not None:
+        hypotheses.append(prior)
+    if not hypotheses:
+        return None, 'PnP failed in every camera'
+    active = list(range(len(sightings)))
+    rejected, ignored = [], []
+    problem = _Problem(views, sightings, active)
+    scores = [_score(problem, h, config.hypothesis_cap_px) for h in hypotheses]
+    order = np.argsort(scores)
+    best = hypotheses[order[0]]
+    R, t = best.R, best.t
+    notes = []
+
+    if normals is not None:
+        angles = view_angles(views, sightings, active, R, t, normals)
+        grazing = [i for i, a in zip(active, angles)
+                   if a > np.radians(config.max_view_angle_deg)]
+        if grazing and len(grazing) < len(active):
+            active = [i for i in active if i not in grazing]
+            ignored.extend(grazing)
+            problem = _Problem(views, sightings, active)
+
+    max_rejections = max(3, len(active) // 2)
+    while True:
+        R, t, res, weights = refine(problem, R, t, config)
+        per_marker = np.sqrt(np.mean(np.sum(res ** 2, axis=1).reshape(-1, 4), axis=1))
+        norms = np.sort(np.linalg.norm(res, axis=1))
+        robust_sigma = 1.4826 * float(norms[len(norms) // 2]) / np.sqrt(2)
+        gate = max(config.marker_gate_px, config.marker_gate_sigma * robust_sigma)
+        worst = int(np.argmax(per_marker))
+        if per_marker[worst] <= gate or len(active) <= 1 or len(rejected) >= max_rejections:
+            break
+        # Drop one sighting at a time, the worst: an outlier drags the fit and can make good
+        # sightings look bad until it is gone.
+        rejected.append(active[worst])
+        notes.append(f'rejected marker {sightings[active[worst]].marker_id} in '
+                     f'{views[sightings[active[worst]].view].name} '
+                     f'({per_marker[worst]:.1f} px)')
+        active.pop(worst)
+        problem = _Problem(views, sightings, active)
+
+    rms = float(np.sqrt(np.mean(np.sum(res ** 2, axis=1))))
+    if rms > config.max_rms_px:
+        return None, f'inconsistent: reprojection RMS {rms:.2f} px > {config.max_rms_px} px'
+
+    ambiguous = False
+    views_used = sorted({sightings[i].view for i in active})
+    object_points = np.concatenate([sightings[i].object_points for i in active])
+    centred = object_points - object_points.mean(axis=0)
+    planar = np.linalg.svd(centred, compute_uv=False)[-1] < 1e-6 * max(1.0, len(centred))
+    runner_up = None
+    if planar and len(views_used) == 1 and len(order) > 1:
+        # One face in one camera: the planar pose ambiguity. If the other IPPE branch
+        # explains the corners nearly as well, say so in the covariance.
+        for k in order[1:]:
+            alt = hypotheses[k]
+            if np.linalg.norm(rotation_log(alt.R @ R.T)) > np.radians(5):
+                R_alt, t_alt, res_alt, _ = refine(problem, alt.R, alt.t, config)
+                cost = float(np.sum(res ** 2)) + 1e-12
+                cost_alt = float(np.sum(res_alt ** 2))
+                if cost_alt < config.ambiguity_ratio * cost + len(res) * 0.05:
+                    ambiguous = True
+                    runner_up = (R_alt, t_alt)
+                    notes.append('planar ambiguity: two poses fit one marker')
+                break
+
+    covariance, sigma = _covariance(problem, R, t, res, weights, config)
+    if rejected:
+        covariance *= config.rejection_inflation
+    if len(views_used) == 1:
+        covariance *= config.single_camera_inflation
+    if runner_up is not None:
+        d = np.concatenate([runner_up[1] - t, rotation_log(runner_up[0] @ R.T)])
+        covariance += np.outer(d, d)
+    return FusionResult(R=R, t=t, covariance=covariance, rms_px=rms, sigma_px=sigma,
+                        used=active, rejected=rejected, ignored=ignored, views_used=views_used,
+                        ambiguous=ambiguous, notes=notes), None
+
+
+def _covariance(problem, R, t, res, weights, config: FusionConfig):
+    J = problem.jacobian(R, t)
+    H = J.T @ (J * np.repeat(weights, 2)[:, None])
+    dof = 2 * len(res) - 6
+    sigma2 = float(np.sum(weights * np.sum(res ** 2, axis=1))) / dof if dof > 0 else 0.0
+    sigma2 = max(sigma2, config.sigma_floor_px ** 2)
+    try:
+        cov = np.linalg.inv(H) * sigma2 * config.covariance_scale ** 2
+    except np.linalg.LinAlgError:
+        cov = np.diag([1.0] * 3 + [np.pi ** 2] * 3)
+    cov = 0.5 * (cov + cov.T)
+    cov += np.diag([config.position_sigma_floor ** 2] * 3 + [config.rotation_sigma_floor ** 2] * 3)
+    return cov, float(np.sqrt(sigma2))
