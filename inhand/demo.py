@@ -23,6 +23,7 @@ node ran to the end and the core topics flowed, 1 otherwise.
 import argparse
 import collections
 import os
+import signal
 import sys
 import threading
 import time
@@ -59,7 +60,7 @@ class Monitor:
         from inhand.qos import SENSOR_SUB, LATCHED
         self.rclpy = rclpy
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        rclpy.init(args=[], context=self.context)
         self.node = rclpy.create_node('inhand_demo_monitor', context=self.context)
         self.counts = collections.Counter()
         self.first_clock = self.last_clock = None
@@ -168,14 +169,17 @@ def main(argv=None) -> int:
     launcher = Launcher(specs, env=dict(os.environ))
     launcher.start()
     started = time.monotonic()
-    try:
-        launcher.wait(duration=options.duration)
-    except KeyboardInterrupt:
-        pass
+    signal.signal(signal.SIGINT, launcher.request_stop)
+    signal.signal(signal.SIGTERM, launcher.request_stop)
+    launcher.wait(duration=options.duration, shutdown=False)
     elapsed = time.monotonic() - started
-    # Take the summary before shutdown noise; the nodes were already stopped by wait().
+    # Judge liveness before stopping anything, then check that everything stops cleanly.
     problems = summarize(launcher, monitor, elapsed, args)
     monitor.close()
+    code = launcher.shutdown()
+    if code:
+        print(f'result: the graph did not stop cleanly (launcher exit {code})')
+        return 1
     return 1 if problems else 0
 
 

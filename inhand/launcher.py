@@ -111,8 +111,13 @@ class Launcher:
             self.nodes.append(NodeProcess(spec, command, self.env, self.output))
             self.log(f'started {spec.name} (pid {self.nodes[-1].process.pid})')
 
-    def wait(self, duration=None) -> int:
-        """Block until stop/duration/required death; then shut everything down; return code."""
+    def wait(self, duration=None, shutdown=True):
+        """
+        Block until a stop request, the duration, or a required node's death.
+
+        Then shut everything down and return the exit code; with shutdown=False return None
+        and leave the nodes running (the caller inspects them, then calls shutdown()).
+        """
         deadline = None if duration is None else time.monotonic() + duration
         while not self._stop.is_set():
             for node in self.nodes:
@@ -127,7 +132,7 @@ class Launcher:
                 self.log(f'duration of {duration:g} s reached')
                 break
             self._stop.wait(0.1)
-        return self.shutdown()
+        return self.shutdown() if shutdown else None
 
     def shutdown(self) -> int:
         """Stop all nodes with escalating signals; return the launcher's exit code."""

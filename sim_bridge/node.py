@@ -37,10 +37,12 @@ from inhand.cube_markers import load_cube_markers
 from inhand.messages import (image_to_msg, JointCommandError, parse_joint_command, pose_to_msg,
                              sec_to_stamp)
 from inhand.ros_runtime import declare, run_node
+import mujoco
 import numpy as np
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
+from sim_bridge.camera_worker import CameraWorker
 from sim_bridge.pacing import RealTimePacer, Schedule
 from sim_bridge.scene import load_camera_rig, load_scene_config
 from sim_bridge.simulator import HandSim
@@ -96,7 +98,6 @@ class SimBridgeNode(Node):
         self.paused = False
         self.step_request = 0
         self.dropped = False
-        self.render_time = {}
 
         self.clock_pub = self.create_publisher(Clock, '/clock', 10)
         self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR_PUB)
@@ -106,15 +107,21 @@ class SimBridgeNode(Node):
         self.tf_static_pub = self.create_publisher(TFMessage, '/tf_static', qos.LATCHED)
         self.drop_pub = self.create_publisher(Bool, 'cube/dropped', qos.LATCHED)
         self.diag_pub = self.create_publisher(diagnostics.DiagnosticArray, '/diagnostics', 10)
-        self.cameras = []
+        self.cameras = {}
         for name in (self.sim.camera_names if p['cameras'] else []):
             spec = self.sim.camera(name)
-            self.cameras.append({
+            self.cameras[name] = ({
                 'spec': spec, 'schedule': Schedule(spec.rate_hz), 'info': self._camera_info(spec),
                 'image': self.create_publisher(Image, f'cameras/{name}/image_raw',
                                                qos.SENSOR_PUB),
                 'info_pub': self.create_publisher(CameraInfo, f'cameras/{name}/camera_info',
                                                   qos.SENSOR_PUB)})
+        model = self.sim.model
+        self.camera_worker = CameraWorker(
+            model, {n: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, n)
+                    for n in self.cameras},
+            {n: (c['spec'].height, c['spec'].width) for n, c in self.cameras.items()},
+            self._publish_camera)
         self.create_subscription(JointState, 'hand/command', self._on_command, qos.COMMAND)
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.create_service(Trigger, '~/reset_random', self._on_reset_random)
@@ -209,12 +216,15 @@ class SimBridgeNode(Node):
                 if sleep > 0:
                     self._stop.wait(sleep)
         except Exception as exc:  # noqa: B902 - report, then let the node die loudly
+            if not self.context.ok():
+                return   # SIGINT/SIGTERM shut the context down under us: a normal stop
             self.get_logger().fatal(f'physics thread crashed: {exc!r}')
             traceback.print_exc()
             self.fatal_error = f'physics thread crashed: {exc!r}'
             os.kill(os.getpid(), signal.SIGTERM)
         finally:
-            # The renderers' GL contexts belong to this thread: free them here.
+            # The renderers' GL contexts belong to the threads that made them.
+            self.camera_worker.close()
             self.sim.close()
 
     def _publish_state(self, now: float):
@@ -241,18 +251,19 @@ class SimBridgeNode(Node):
             self.drop_pub.publish(Bool(data=dropped))
             if dropped:
                 self.get_logger().warn('cube dropped (below the palm); call ~/reset')
-        for camera in self.cameras:
-            if camera['schedule'].due(now) and (
-                    camera['image'].get_subscription_count() > 0
-                    or camera['info_pub'].get_subscription_count() > 0):
-                self._publish_camera(camera, stamp)
+        due = [name for name, camera in self.cameras.items()
+               if camera['schedule'].due(now) and (
+                   camera['image'].get_subscription_count() > 0
+                   or camera['info_pub'].get_subscription_count() > 0)]
+        if due:
+            if self.camera_worker.error is not None:
+                raise RuntimeError(f'camera rendering failed: {self.camera_worker.error!r}')
+            self.camera_worker.submit(stamp, self.sim.data, due)
 
-    def _publish_camera(self, camera, stamp: Time):
-        spec = camera['spec']
-        started = time.perf_counter()
-        image = self.sim.render(spec.name)
-        self.render_time[spec.name] = time.perf_counter() - started
-        camera['image'].publish(image_to_msg(image, stamp, spec.frame_id))
+    def _publish_camera(self, stamp: Time, name: str, image):
+        """Publish one rendered frame with its camera_info (called by the camera worker)."""
+        camera = self.cameras[name]
+        camera['image'].publish(image_to_msg(image, stamp, camera['spec'].frame_id))
         info = camera['info']
         info.header.stamp = stamp
         camera['info_pub'].publish(info)
@@ -291,7 +302,7 @@ class SimBridgeNode(Node):
         stamp = sec_to_stamp(self.sim.time)
         transforms = [self._transform(stamp, self.profile.world_frame, c['spec'].frame_id,
                                       c['spec'].position, c['spec'].quat_wxyz)
-                      for c in self.cameras]
+                      for c in self.cameras.values()]
         if transforms:
             self.tf_static_pub.publish(TFMessage(transforms=transforms))
 
@@ -306,7 +317,9 @@ class SimBridgeNode(Node):
             level, message = diagnostics.WARN, 'cube dropped'
         elif target > 0 and math.isfinite(factor) and factor < 0.9 * target:
             level, message = diagnostics.WARN, f'slower than requested ({factor:.2f}x)'
-        renders = {f'render_ms_{k}': 1000 * v for k, v in self.render_time.items()}
+        renders = {f'render_ms_{k}': 1000 * v
+                   for k, v in self.camera_worker.render_seconds.items()}
+        renders['camera_sets_dropped'] = self.camera_worker.dropped_sets
         status = diagnostics.status(
             'sim_bridge: simulation', level, message, hardware_id='mujoco',
             real_time_factor=factor, requested_real_time_factor=float(target),

@@ -28,7 +28,7 @@ import math
 class RealTimePacer:
     """Compute sleeps that keep sim time at real_time_factor x wall time."""
 
-    def __init__(self, real_time_factor: float, max_lag: float = 0.1, window: float = 2.0):
+    def __init__(self, real_time_factor: float, max_lag: float = 0.5, window: float = 2.0):
         if real_time_factor < 0:
             raise ValueError(f'real_time_factor must be >= 0, got {real_time_factor}')
         self.real_time_factor = real_time_factor

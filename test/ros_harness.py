@@ -82,7 +82,7 @@ class Probe:
 
     def __enter__(self):
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        rclpy.init(args=[], context=self.context)
         self.node = Node(self.name, context=self.context)
         self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
