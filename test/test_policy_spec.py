@@ -1,0 +1,309 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Policy specs: the shipped specs' layouts, and a clear error for every kind of mismatch."""
+import copy
+import pathlib
+
+from hand_control.hand_profile import load_hand_profile
+from inhand.paths import share_dir
+import numpy as np
+import onnx
+from policy_node.actions import ActionProcessor
+from policy_node.observation import ObservationBuilder
+from policy_node.onnx_build import mlp_model, save
+from policy_node.onnx_policy import OnnxPolicy
+from policy_node.spec import (load_spec, ModelMismatchError, parse_spec, ProfileMismatchError,
+                              read_embedded_spec, resolve_spec_and_model, SizeMismatchError,
+                              SPEC_METADATA_KEY, SpecError)
+import pytest
+import yaml
+
+DATA = pathlib.Path(__file__).parent / 'data'
+
+
+@pytest.fixture(scope='module')
+def shadow():
+    return load_hand_profile('shadow')
+
+
+@pytest.fixture(scope='module')
+def hand16():
+    return load_hand_profile(str(DATA / 'hand16_profile.yaml'))
+
+
+@pytest.fixture(scope='module')
+def kinematics(shadow):
+    from policy_node.kinematics import HandKinematics
+    return HandKinematics(shadow)
+
+
+def spec_dict(name='policies/playground_reorient.yaml') -> dict:
+    return yaml.safe_load(load_spec(name).text)
+
+
+def parse(data: dict, directory=None):
+    return parse_spec(copy.deepcopy(data), 'test.yaml', directory, yaml.safe_dump(data))
+
+
+def layout_sizes(builder):
+    return [(name, size) for name, _, _, size in builder.layout()]
+
+
+# --- the shipped specs ------------------------------------------------------------------
+
+def test_playground_spec_is_69_values_on_the_shadow_hand(shadow, kinematics):
+    spec = load_spec('policies/playground_reorient.yaml')
+    builder = ObservationBuilder(spec, shadow, kinematics)
+    assert layout_sizes(builder) == [('joint_angles', 20), ('joint_error', 20),
+                                     ('cube_pos_error', 3), ('cube_ori_error', 6),
+                                     ('last_action', 20)]
+    assert builder.size == 69
+    assert spec.rate_hz == 20.0
+    assert (spec.action.mode, spec.action.scale) == ('delta_target', 0.5)
+    assert builder.action_joints == shadow.actuated_joint_names
+
+
+def test_playground_layout_is_57_values_on_a_16_joint_hand(hand16):
+    from policy_node.kinematics import HandKinematics
+    spec = load_spec(DATA / 'playground_leap16.yaml')
+    builder = ObservationBuilder(spec, hand16, HandKinematics(hand16))
+    assert len(hand16.actuated_joint_names) == 16
+    assert layout_sizes(builder) == [('joint_angles', 16), ('joint_error', 16),
+                                     ('cube_pos_error', 3), ('cube_ori_error', 6),
+                                     ('last_action', 16)]
+    assert builder.size == 57
+
+
+def test_the_16_joint_copy_differs_from_the_shipped_spec_only_in_hand_joints_and_sizes():
+    shipped, copy16 = spec_dict(), yaml.safe_load((DATA / 'playground_leap16.yaml').read_text())
+    for data in (shipped, copy16):
+        del data['hand'], data['joints']
+        for term in data['observation']:
+            del term['size']
+    assert shipped == copy16
+
+
+def test_shadow_playground_spec_refuses_the_16_joint_hand(hand16):
+    spec = load_spec('policies/playground_reorient.yaml')
+    with pytest.raises(ProfileMismatchError, match="written for hand 'shadow_right'"):
+        ObservationBuilder(spec, hand16)
+    data = spec_dict()
+    del data['hand']
+    with pytest.raises(ProfileMismatchError, match="joint 'rh_LFJ5' is not in hand profile"):
+        ObservationBuilder(parse(data), hand16)
+
+
+def test_dactyl_spec_is_42_values_with_11_bins(shadow, kinematics):
+    spec = load_spec('policies/dactyl2018.yaml')
+    builder = ObservationBuilder(spec, shadow, kinematics)
+    assert layout_sizes(builder) == [('fingertip_pos', 15), ('cube_pos', 3),
+                                     ('relative_goal_quat', 4), ('previous_action', 20)]
+    assert builder.size == 42
+    assert ActionProcessor(spec, shadow).output_size == 220
+    pairs = [(r.input_name, r.output_name) for r in spec.model.recurrent]
+    assert pairs == [('h_in', 'h_out'), ('c_in', 'c_out')]
+    assert spec.rate_hz == 12.5
+
+
+def test_demo_spec_and_model_agree_and_the_model_embeds_the_spec(shadow, kinematics):
+    spec, model_path = resolve_spec_and_model('policies/inhand_demo.yaml', '')
+    assert model_path == (share_dir() / 'models' / 'demo_policy.onnx').resolve()
+    assert model_path.stat().st_size < 2_000_000
+    builder = ObservationBuilder(spec, shadow, kinematics)
+    OnnxPolicy(model_path, spec.model, builder.size, ActionProcessor(spec, shadow).output_size)
+    embedded = read_embedded_spec(model_path)
+    # make_demo_policy embeds the YAML: a changed spec without a regenerated model fails here.
+    assert embedded.text == spec.text
+
+
+def test_model_only_uses_the_spec_beside_it_else_the_embedded_one(tmp_path):
+    model = onnx.load(str(share_dir() / 'models' / 'demo_policy.onnx'))
+    path = tmp_path / 'policy.onnx'
+    save(model, path)
+    spec, resolved = resolve_spec_and_model('', str(path))
+    assert resolved == path.resolve() and spec.name == 'inhand_demo'
+    assert SPEC_METADATA_KEY in spec.source
+    beside = yaml.safe_load(spec.text)
+    beside['name'] = 'from_the_yaml_beside'
+    (tmp_path / 'policy.yaml').write_text(yaml.safe_dump(beside))
+    spec, _ = resolve_spec_and_model('', str(path))
+    assert spec.name == 'from_the_yaml_beside'
+
+
+def test_model_without_any_spec_is_refused(tmp_path):
+    path = tmp_path / 'bare.onnx'
+    save(mlp_model([(np.zeros((3, 2), np.float32), np.zeros(2, np.float32))]), path)
+    with pytest.raises(SpecError, match='no spec given'):
+        resolve_spec_and_model('', str(path))
+    with pytest.raises(SpecError, match='not found'):
+        resolve_spec_and_model('', str(tmp_path / 'missing.onnx'))
+
+
+# --- every mismatch yields its clear error ----------------------------------------------
+
+def test_declared_term_size_differs_from_the_hand(shadow):
+    data = spec_dict()
+    data['observation'][0]['size'] = 16       # LEAP-sized term on the 20-joint Shadow hand
+    with pytest.raises(SizeMismatchError) as error:
+        ObservationBuilder(parse(data), shadow)
+    message = str(error.value)
+    assert "'joint_angles'" in message and 'expected size 16' in message \
+        and 'actual size 20' in message and '20 joints' in message
+    assert (error.value.term, error.value.expected, error.value.actual) == \
+        ('joint_angles', 16, 20)
+
+
+def test_history_multiplies_the_size(shadow):
+    data = spec_dict()
+    data['observation'][0].update(history=3, history_order='newest_first',
+                                  history_init='zeros')
+    with pytest.raises(SizeMismatchError, match='actual size 60') as error:
+        ObservationBuilder(parse(data), shadow)
+    assert 'history 3' in str(error.value)
+    data['observation'][0]['size'] = 60
+    assert ObservationBuilder(parse(data), shadow).size == 69 + 40
+
+
+def test_history_needs_explicit_order_and_initial_fill():
+    data = spec_dict()
+    data['observation'][0].update(history=2, size=40)
+    with pytest.raises(SpecError, match='history 2 needs history_order'):
+        parse(data)
+    data['observation'][0]['history_order'] = 'oldest_first'
+    with pytest.raises(SpecError, match='history 2 needs history_init'):
+        parse(data)
+
+
+def test_observation_size_differs_from_the_model_input(tmp_path, shadow, kinematics):
+    spec = load_spec('policies/playground_reorient.yaml')
+    path = tmp_path / 'leap.onnx'
+    save(mlp_model([(np.zeros((57, 20), np.float32), np.zeros(20, np.float32))],
+                   input_name='obs', output_name='continuous_actions'), path)
+    builder = ObservationBuilder(spec, shadow, kinematics)
+    with pytest.raises(SizeMismatchError) as error:
+        OnnxPolicy(path, spec.model, builder.size, 20)
+    assert "'obs'" in str(error.value) and 'expected size 57' in str(error.value) \
+        and 'actual size 69' in str(error.value)
+
+
+def test_action_size_differs_from_the_model_output(tmp_path):
+    spec = load_spec('policies/playground_reorient.yaml')
+    path = tmp_path / 'leap.onnx'
+    save(mlp_model([(np.zeros((69, 16), np.float32), np.zeros(16, np.float32))],
+                   input_name='obs', output_name='continuous_actions'), path)
+    with pytest.raises(SizeMismatchError, match=r"'continuous_actions' has 16.*"
+                       r'expected size 16, actual size 20'):
+        OnnxPolicy(path, spec.model, 69, 20)
+
+
+def test_tensor_names_must_exist_in_the_model(tmp_path):
+    spec = load_spec('policies/playground_reorient.yaml')
+    path = tmp_path / 'named.onnx'
+    save(mlp_model([(np.zeros((69, 20), np.float32), np.zeros(20, np.float32))],
+                   input_name='observation', output_name='continuous_actions'), path)
+    with pytest.raises(ModelMismatchError, match=r"input 'obs' .*model inputs: observation"):
+        OnnxPolicy(path, spec.model, 69, 20)
+
+
+def test_normalization_vectors_must_match_the_observation():
+    data = spec_dict()
+    data['normalization'] = {'mean': [0.0] * 57, 'std': [1.0] * 57, 'clip': 5.0}
+    with pytest.raises(SizeMismatchError, match='expected size 69, actual size 57'):
+        parse(data)
+    data['normalization'] = {'mean': [0.0] * 69}
+    with pytest.raises(SpecError, match='exactly one of std or var'):
+        parse(data)
+
+
+def test_per_joint_action_scale_must_have_one_value_per_joint(shadow):
+    data = spec_dict()
+    data['action']['scale'] = [0.5] * 16
+    with pytest.raises(SizeMismatchError, match='20 action joints but 16 values'):
+        ActionProcessor(parse(data), shadow)
+
+
+def test_transform_vector_must_match_the_term():
+    data = spec_dict()
+    data['observation'][2]['transform'] = {'scale': [1.0, 1.0]}
+    spec = parse(data)
+    with pytest.raises(SizeMismatchError, match="term 'cube_pos_error' has 3 values"):
+        ObservationBuilder(spec, load_hand_profile('shadow'))
+
+
+@pytest.mark.parametrize('edit, error, pattern', [
+    (lambda d: d['observation'][0].update(source='joint_angles'), SpecError,
+     "unknown source 'joint_angles'"),
+    (lambda d: d['observation'][3].pop('product'), SpecError,
+     r'\(cube_ori_error\)\.product: expected one of cube_goal_inv'),
+    (lambda d: d['observation'][3].update(format='euler'), SpecError,
+     r'format: expected one of wxyz, xyzw, matrix'),
+    (lambda d: d['observation'][2].update(frame_id='palm'), SpecError,
+     r"unknown option\(s\) frame_id for source 'cube_position'"),
+    (lambda d: d['observation'][1].update(name='joint_angles'), SpecError,
+     'duplicate term name'),
+    (lambda d: d['joints'].__setitem__(3, 'rh_FFJ1'), ProfileMismatchError,
+     "'rh_FFJ1' is coupled, not actuated"),
+    (lambda d: d['joints'].__setitem__(3, 'rh_XXJ9'), ProfileMismatchError,
+     "'rh_XXJ9' is not in hand profile"),
+    (lambda d: d.update(hand='leap_right'), ProfileMismatchError,
+     "written for hand 'leap_right'"),
+    (lambda d: d.update(default_pose={'rh_FFJ3': 2.0}), ProfileMismatchError,
+     r'rh_FFJ3: 2.0 is outside the joint limits'),
+])
+def test_spec_errors_name_the_entry(shadow, edit, error, pattern):
+    data = spec_dict()
+    edit(data)
+    with pytest.raises(error, match=pattern):
+        ObservationBuilder(parse(data), shadow)
+        ActionProcessor(parse(data), shadow)
+
+
+@pytest.mark.parametrize('edit, pattern', [
+    (lambda d: d['action'].pop('scale'), "missing required key 'scale'"),
+    (lambda d: d['action'].pop('mode'), "missing required key 'mode'"),
+    (lambda d: d['action'].update(mode='relative'), 'mode: expected one of absolute'),
+    (lambda d: d['action'].update(mode='absolute'), 'absolute actions need an offset'),
+    (lambda d: d['action'].update(offset='default_pose'), 'only absolute actions take'),
+    (lambda d: d['action'].update(ema=0.0), r'ema: expected a number in \(0, 1\]'),
+    (lambda d: d['action'].update(bins=1), 'bins: expected an integer >= 2'),
+    (lambda d: d.update(rate_hz=0), 'rate_hz: must be > 0'),
+    (lambda d: d.pop('model'), 'model: missing'),
+    (lambda d: d['model']['inputs'].pop('observation'), "missing required key 'observation'"),
+    (lambda d: d['model'].update(recurrent=[{'input': 'h', 'output': 'h'}]), 'used twice'),
+    (lambda d: d.update(joints=['rh_FFJ3', 'rh_FFJ3']), 'listed twice'),
+    (lambda d: d.update(observaton=[]), "unknown key.*'observaton'"),
+    (lambda d: d['observation'][0].update(transform={'unscale_limits': True,
+                                                     'subtract': 'default_pose'}),
+     'exclude each other'),
+    (lambda d: d['observation'][0].update(transform={'clip': [1.0, -1.0]}),
+     r'clip: expected a positive number c or \[lo, hi\]'),
+])
+def test_malformed_specs_are_refused_at_parse_time(edit, pattern):
+    data = spec_dict()
+    edit(data)
+    with pytest.raises(SpecError, match=pattern):
+        parse(data)
+
+
+def test_fingertip_names_are_checked(shadow):
+    data = spec_dict('policies/dactyl2018.yaml')
+    data['observation'][0]['fingertips'] = ['ff', 'index']
+    with pytest.raises(ProfileMismatchError, match="fingertip 'index' is not in hand profile"):
+        ObservationBuilder(parse(data), shadow)
+
+
+def test_unknown_spec_file_is_a_config_error():
+    with pytest.raises(SpecError, match='not found'):
+        load_spec('policies/does_not_exist.yaml')
