@@ -423,7 +423,11 @@ def build_model(profile, scene: SceneConfig, rig: CameraRig = None,
     rig=None: no cameras; cube=None: no cube. The hand sits at the same world pose either way,
     so a hand-only model gives the same forward kinematics as the full scene.
     """
-    spec = build_spec(profile, scene, rig, cube)
+    return compile_spec(build_spec(profile, scene, rig, cube), scene)
+
+
+def compile_spec(spec: mujoco.MjSpec, scene: SceneConfig) -> mujoco.MjModel:
+    """Compile a scene spec; raise ConfigError naming the scene on failure."""
     try:
         return spec.compile()
     except ValueError as exc:

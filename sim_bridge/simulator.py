@@ -30,8 +30,8 @@ from inhand.cube_markers import CubeMarkers, load_cube_markers
 from inhand.transforms import axis_angle_to_quat, quat_multiply, quat_normalize
 import mujoco
 import numpy as np
-from sim_bridge.scene import (build_model, CameraRig, CUBE_BODY, CUBE_GEOM, CUBE_JOINT,
-                              load_camera_rig, load_scene_config, optical_pose,
+from sim_bridge.scene import (build_spec, CameraRig, compile_spec, CUBE_BODY, CUBE_GEOM,
+                              CUBE_JOINT, load_camera_rig, load_scene_config, optical_pose,
                               RANDOMIZATION_JITTERS, RANDOMIZATION_SCALES, SceneConfig)
 
 # The 24 rotations that map a cube onto itself: every face up (6) times four quarter turns.
@@ -67,12 +67,16 @@ class CameraSpec:
 class HandSim:
     """Shadow hand + ArUco cube + cameras in MuJoCo, addressed by ROS joint names."""
 
-    def __init__(self, profile=None, scene=None, rig=None, cube=None, seed=0):
+    def __init__(self, profile=None, scene=None, rig=None, cube=None, seed=0,
+                 extend_spec=None):
         """
         Build the scene; None picks the defaults from config/.
 
         profile: HandProfile or profile name ('shadow'); scene: SceneConfig or path; rig:
         CameraRig or path (CameraRig.empty() for no cameras); cube: CubeMarkers or path.
+        seed: the generator reset() and randomize() draw from unless given their own.
+        extend_spec: optional callable(mujoco.MjSpec) run before compiling, to add things to
+        the scene (tests add coloured spheres at known points this way).
         """
         self.profile = profile if isinstance(profile, HandProfile) \
             else load_hand_profile(profile or 'shadow')
@@ -82,7 +86,10 @@ class HandSim:
             else load_camera_rig(*([rig] if rig else []))
         self.cube = cube if isinstance(cube, CubeMarkers) \
             else load_cube_markers(*([cube] if cube else []))
-        self.model = build_model(self.profile, self.scene, self.rig, self.cube)
+        spec = build_spec(self.profile, self.scene, self.rig, self.cube)
+        if extend_spec is not None:
+            extend_spec(spec)
+        self.model = compile_spec(spec, self.scene)
         self.data = mujoco.MjData(self.model)
         self._rng = np.random.default_rng(seed)
         self._index_model()
