@@ -43,6 +43,7 @@ class FusionConfig:
     marker_gate_px: float = 3.0        # reject a marker sighting whose RMS exceeds this ...
     marker_gate_sigma: float = 5.0     # ... and this many robust sigmas
     hypothesis_cap_px: float = 20.0    # truncation of the hypothesis score
+    consensus_gate_px: float = 8.0     # a hypothesis "explains" sightings closer than this
     max_rms_px: float = 2.5            # a final fit worse than this is not a pose
     sigma_floor_px: float = 0.25       # corner noise never assumed below this
     covariance_scale: float = 2.0      # model errors (blur, aliasing, calibration) on top
@@ -56,7 +57,7 @@ class FusionConfig:
 
     def validate(self):
         for name in ('huber_px', 'marker_gate_px', 'marker_gate_sigma', 'hypothesis_cap_px',
-                     'max_rms_px', 'sigma_floor_px', 'covariance_scale'):
+                     'consensus_gate_px', 'max_rms_px', 'sigma_floor_px', 'covariance_scale'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'fusion.{name} must be > 0, got {getattr(self, name)!r}')
         for name in ('position_sigma_floor', 'rotation_sigma_floor'):
@@ -145,6 +146,15 @@ class _Problem:
         self.fx, self.fy, self.skew = K[:, 0, 0], K[:, 1, 1], K[:, 0, 1]
         self.cx, self.cy = K[:, 0, 2], K[:, 1, 2]
 
+    def subset(self, positions) -> '_Problem':
+        """Return the problem restricted to the sightings at these positions of self.indices."""
+        points = (4 * np.asarray(positions, dtype=int)[:, None] + np.arange(4)).ravel()
+        sub = object.__new__(_Problem)
+        sub.indices = [self.indices[k] for k in positions]
+        for name in ('X', 'uv', 'R_cw', 't_cw', 'fx', 'fy', 'skew', 'cx', 'cy'):
+            setattr(sub, name, getattr(self, name)[points])
+        return sub
+
     def linearize(self, R, t, jacobian=True):
         """
         Return (residuals (N, 2) px, depths (N,), Jacobian (2N, 6) or None).
@@ -226,11 +236,11 @@ def refine(problem: _Problem, R, t, config: FusionConfig):
     return R, t, res, weights
 
 
-def _score(problem: _Problem, hyp: Hypothesis, cap_px):
-    res, z = problem.residuals(hyp.R, hyp.t)
-    err2 = np.sum(res ** 2, axis=1)
-    err2 = np.where(z > 0, np.minimum(err2, cap_px ** 2), cap_px ** 2)
-    return float(np.sum(err2))
+def _per_marker_rms(problem: _Problem, R, t) -> np.ndarray:
+    """Return each sighting's corner RMS error (px); inf where a corner is behind a camera."""
+    res, z = problem.residuals(R, t)
+    rms = np.sqrt(np.mean(np.sum(res ** 2, axis=1).reshape(-1, 4), axis=1))
+    return np.where(np.all(z.reshape(-1, 4) > 0, axis=1), rms, np.inf)
 
 
 def camera_hypotheses(view: View, sightings, indices) -> list:
@@ -295,49 +305,63 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
         hypotheses.append(prior)
     if not hypotheses:
         return None, 'PnP failed in every camera'
-    active = list(range(len(sightings)))
-    rejected, ignored = [], []
-    problem = _Problem(views, sightings, active)
-    scores = [_score(problem, h, config.hypothesis_cap_px) for h in hypotheses]
-    order = np.argsort(scores)
-    best = hypotheses[order[0]]
+    candidates = list(range(len(sightings)))
+    problem = _Problem(views, sightings, candidates)
+    # Consensus: the hypothesis that explains the most marker sightings (then the lowest
+    # truncated cost) wins; a camera with wrong extrinsics or a misread marker explains only
+    # itself. Single-camera PnP is a few pixels off in the other cameras at worst, hence the
+    # generous consensus gate; the refined fit below gates tightly.
+    keys, inlier_masks = [], []
+    for hyp in hypotheses:
+        per_marker = _per_marker_rms(problem, hyp.R, hyp.t)
+        inliers = per_marker <= config.consensus_gate_px
+        inlier_masks.append(inliers)
+        keys.append((int(inliers.sum()),
+                     -float(np.sum(np.minimum(per_marker, config.hypothesis_cap_px) ** 2))))
+    order = sorted(range(len(hypotheses)), key=lambda k: keys[k], reverse=True)
+    best, best_inliers = hypotheses[order[0]], inlier_masks[order[0]]
     R, t = best.R, best.t
-    notes = []
-
+    notes, ignored = [], []
     if normals is not None:
-        angles = view_angles(views, sightings, active, R, t, normals)
-        grazing = [i for i, a in zip(active, angles)
+        angles = view_angles(views, sightings, candidates, R, t, normals)
+        grazing = [i for i, a in zip(candidates, angles)
                    if a > np.radians(config.max_view_angle_deg)]
-        if grazing and len(grazing) < len(active):
-            active = [i for i in active if i not in grazing]
-            ignored.extend(grazing)
-            problem = _Problem(views, sightings, active)
-
-    max_rejections = max(3, len(active) // 2)
-    while True:
+        if grazing and len(grazing) < len(candidates):
+            ignored = grazing
+    usable = [i for i in candidates if i not in ignored]
+    active = [i for i in usable if best_inliers[i]] or usable[:1]
+    everything = problem
+    usable_problem = everything.subset(usable)
+    for _ in range(4):
+        problem = everything.subset(active)
         R, t, res, weights = refine(problem, R, t, config)
-        per_marker = np.sqrt(np.mean(np.sum(res ** 2, axis=1).reshape(-1, 4), axis=1))
         norms = np.sort(np.linalg.norm(res, axis=1))
         robust_sigma = 1.4826 * float(norms[len(norms) // 2]) / np.sqrt(2)
         gate = max(config.marker_gate_px, config.marker_gate_sigma * robust_sigma)
-        worst = int(np.argmax(per_marker))
-        if per_marker[worst] <= gate or len(active) <= 1 or len(rejected) >= max_rejections:
+        per_marker = _per_marker_rms(usable_problem, R, t)
+        admitted = [i for i, rms in zip(usable, per_marker) if rms <= gate]
+        if admitted == active or not admitted:
             break
-        # Drop one sighting at a time, the worst: an outlier drags the fit and can make good
-        # sightings look bad until it is gone.
-        rejected.append(active[worst])
-        notes.append(f'rejected marker {sightings[active[worst]].marker_id} in '
-                     f'{views[sightings[active[worst]].view].name} '
-                     f'({per_marker[worst]:.1f} px)')
-        active.pop(worst)
-        problem = _Problem(views, sightings, active)
+        active = admitted
+    rejected = [i for i in usable if i not in active]
+    views_used = sorted({sightings[i].view for i in active})
+    if rejected:
+        rejected_views = {sightings[i].view for i in rejected} - set(views_used)
+        for i in rejected:
+            notes.append(f'rejected marker {sightings[i].marker_id} in '
+                         f'{views[sightings[i].view].name}')
+        if rejected_views and len(rejected_views) >= len(views_used):
+            names = ', '.join(views[v].name for v in sorted(rejected_views | set(views_used)))
+            return None, f'cameras disagree ({names}): no majority'
+        if len(rejected) > len(active):
+            return None, (f'markers disagree: {len(rejected)} of '
+                          f'{len(rejected) + len(active)} sightings do not fit one pose')
 
     rms = float(np.sqrt(np.mean(np.sum(res ** 2, axis=1))))
     if rms > config.max_rms_px:
         return None, f'inconsistent: reprojection RMS {rms:.2f} px > {config.max_rms_px} px'
 
     ambiguous = False
-    views_used = sorted({sightings[i].view for i in active})
     object_points = np.concatenate([sightings[i].object_points for i in active])
     centred = object_points - object_points.mean(axis=0)
     planar = np.linalg.svd(centred, compute_uv=False)[-1] < 1e-6 * max(1.0, len(centred))
@@ -374,8 +398,9 @@ def _covariance(problem, R, t, res, weights, config: FusionConfig):
     J = problem.jacobian(R, t)
     H = J.T @ (J * np.repeat(weights, 2)[:, None])
     dof = 2 * len(res) - 6
-    sigma2 = float(np.sum(weights * np.sum(res ** 2, axis=1))) / dof if dof > 0 else 0.0
-    sigma2 = max(sigma2, config.sigma_floor_px ** 2)
+    measured = float(np.sum(weights * np.sum(res ** 2, axis=1))) / dof if dof > 0 else 0.0
+    # In quadrature, not max(): any growth of the residuals (cameras that disagree) shows.
+    sigma2 = measured + config.sigma_floor_px ** 2
     try:
         cov = np.linalg.inv(H) * sigma2 * config.covariance_scale ** 2
     except np.linalg.LinAlgError:
