@@ -24,7 +24,6 @@ smoothing applies to the decoded action instead, before the mode (robogym's Smoo
 """
 from hand_control.hand_profile import HandProfile
 import numpy as np
-
 from policy_node.spec import default_pose, PolicySpec, resolve_joints, SizeMismatchError
 
 

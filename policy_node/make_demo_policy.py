@@ -30,7 +30,6 @@ import sys
 from hand_control.hand_profile import load_hand_profile
 from inhand.paths import share_dir
 import numpy as np
-
 from policy_node.onnx_build import mlp_model, save
 from policy_node.spec import load_spec, resolve_joints
 

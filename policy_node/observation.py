@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from inhand.transforms import (quat_angle, quat_conjugate, quat_multiply, quat_normalize,
                                quat_to_matrix, xyzw_from_wxyz)
 import numpy as np
-
 from policy_node.spec import (default_pose, number_or_list, PolicySpec, ProfileMismatchError,
                               resolve_joints, SizeMismatchError, SpecError, TermSpec)
 

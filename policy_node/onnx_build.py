@@ -22,7 +22,6 @@ Used by the demo policy script, the tests (tiny MLP and LSTM fixtures) and the b
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
-
 from policy_node.spec import SPEC_METADATA_KEY
 
 OPSET = 17

@@ -24,7 +24,6 @@ import pathlib
 
 import numpy as np
 import onnxruntime as ort
-
 from policy_node.spec import ModelMismatchError, ModelSpec, SizeMismatchError
 
 

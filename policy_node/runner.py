@@ -21,7 +21,6 @@ state and last action zeroed, targets seeded) and step() turns the newest measur
 the next joint targets for the spec's action joints.
 """
 import numpy as np
-
 from policy_node.actions import ActionProcessor
 from policy_node.observation import ObservationBuilder, ObservationInputs
 from policy_node.onnx_policy import OnnxPolicy

@@ -1,0 +1,284 @@
+"""
+The goal_manager node: goal orientations for the cube, success counting, episode results.
+
+It publishes /goal/pose (PoseStamped, frame world, latched), counts a success when the cube's
+rotation to the goal drops below success_threshold (then publishes the next goal), and ends the
+episode on a drop (cube centre below the palm, palm from forward kinematics of /joint_states),
+when the cube pose is lost for pose_timeout_s, on a goal timeout or after max_successes. It
+publishes /goal/episode (Int32, latched: the policy runner restarts its state on a change),
+/goal/successes (Int32, latched: consecutive successes of the running episode), /goal/results
+(String, one JSON record per ended episode), diagnostics, and appends each record to the
+results_file (JSON lines). Services: ~/start_episode and ~/stop_episode (std_srvs/Trigger).
+"""
+import json
+import math
+import sys
+
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+from hand_control.hand_profile import load_hand_profile
+from inhand import diagnostics, qos
+from inhand.config import ConfigError
+from inhand.messages import msg_to_pose, pose_to_msg
+from inhand.ros_runtime import declare, run_node
+import numpy as np
+from policy_node.goals import append_jsonl, Episode, EpisodeConfig, GoalSampler
+from policy_node.kinematics import HandKinematics
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from sim_bridge.scene import load_scene_config
+from std_msgs.msg import Int32, String
+from std_srvs.srv import Trigger
+
+# Late joiners get the last few episode records.
+RESULTS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class GoalManagerNode(Node):
+    """Goals, successes and episode bookkeeping for cube reorientation."""
+
+    def __init__(self):
+        super().__init__('goal_manager')
+        hand = declare(self, 'hand', 'shadow', 'Hand profile name or path.')
+        scene = declare(self, 'scene', 'sim/scene.yaml',
+                        'Scene config: the hand mount (for the palm) and the drop threshold.')
+        mode = declare(self, 'goal_mode', 'sequence',
+                       'sequence: goals from (seed, episode), the same every run; random: one '
+                       'generator seeded with seed (-1: from the OS).')
+        seed = declare(self, 'seed', 0, 'Seed of the goal generator.')
+        min_angle = declare(self, 'min_goal_angle', math.pi / 2,
+                            'Each goal is at least this far from the previous one [rad].')
+        drop_below_palm = declare(self, 'drop_below_palm', 0.0,
+                                  'The cube counts as dropped this far below the palm [m]; '
+                                  '0 takes drop.below_palm of the scene config.')
+        self.auto_start = declare(self, 'auto_start', True,
+                                  'Start an episode as soon as the cube pose arrives, and the '
+                                  'next one after restart_delay.')
+        self.restart_delay = declare(self, 'restart_delay', 2.0,
+                                     'Wait after an episode ends before the next [s].')
+        self.max_episodes = declare(self, 'max_episodes', 0,
+                                    'Stop starting episodes after this many; 0: no limit.')
+        self.reset_service = declare(self, 'reset_service', '',
+                                     'std_srvs/Trigger service called when an episode ends '
+                                     '(e.g. /sim_bridge/reset); empty: none.')
+        self.results_file = declare(self, 'results_file', '',
+                                    'Append each episode record to this JSON-lines file; '
+                                    'empty: topic and diagnostics only.')
+        check_rate = declare(self, 'check_rate_hz', 20.0, 'Rate of the timeout checks [Hz].')
+        try:
+            self.config = EpisodeConfig(
+                success_threshold=declare(self, 'success_threshold', 0.4,
+                                          'Success when the rotation to the goal is below '
+                                          'this [rad].'),
+                hold_s=declare(self, 'hold_time', 0.0,
+                               'The rotation must stay below the threshold this long [s].'),
+                max_successes=declare(self, 'max_successes', 50,
+                                      'End the episode after this many consecutive '
+                                      'successes.'),
+                goal_timeout_s=declare(self, 'goal_timeout', 80.0,
+                                       'End the episode when a goal is not reached in this '
+                                       'time [s].'),
+                pose_timeout_s=declare(self, 'pose_timeout', 1.0,
+                                       'End the episode when the cube pose is missing this '
+                                       'long [s].'),
+                drop_below_palm=drop_below_palm if drop_below_palm > 0
+                else load_scene_config(scene).drop_below_palm)
+            self.sampler = GoalSampler(mode, None if seed < 0 else seed, min_angle)
+        except ValueError as exc:
+            raise ConfigError(f'goal_manager: {exc}') from exc
+        if check_rate <= 0 or self.restart_delay < 0:
+            raise ConfigError('check_rate_hz must be > 0 and restart_delay >= 0')
+
+        self.profile = load_hand_profile(hand)
+        self.kinematics = HandKinematics(self.profile)
+        self.kinematics.update(self.profile.home)
+        self.palm_position = self.kinematics.palm_pose()[0]
+        self.joint_index = None
+        self.episode = None
+        self.episodes_started = 0
+        self.ended_at = None
+        self.cube = None                       # (time, position, quat)
+        self.last_result = None
+
+        self.goal_pub = self.create_publisher(PoseStamped, 'goal/pose', qos.LATCHED)
+        self.episode_pub = self.create_publisher(Int32, 'goal/episode', qos.LATCHED)
+        self.successes_pub = self.create_publisher(Int32, 'goal/successes', qos.LATCHED)
+        self.results_pub = self.create_publisher(String, 'goal/results', RESULTS_QOS)
+        self.diag_pub = self.create_publisher(diagnostics.DiagnosticArray, '/diagnostics', 10)
+        self.create_subscription(PoseWithCovarianceStamped, 'cube/pose', self._on_cube,
+                                 qos.SENSOR_SUB)
+        self.create_subscription(JointState, 'joint_states', self._on_joints, qos.SENSOR_SUB)
+        self.create_service(Trigger, '~/start_episode', self._on_start)
+        self.create_service(Trigger, '~/stop_episode', self._on_stop)
+        self.reset_client = self.create_client(Trigger, self.reset_service) \
+            if self.reset_service else None
+        self.create_timer(1.0 / check_rate, self._on_tick)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self.get_logger().info(
+            f'goals: {self.sampler.mode} (seed {self.sampler.seed}), >= {min_angle:.3f} rad '
+            f'apart; success < {self.config.success_threshold} rad; drop '
+            f'{self.config.drop_below_palm} m below the palm; results '
+            f'{self.results_file or "(no file)"}')
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # ------------------------------------------------------------------ inputs
+
+    def _on_joints(self, msg: JointState):
+        names = tuple(msg.name)
+        if self.joint_index is None or self.joint_index[0] != names:
+            index = {n: i for i, n in enumerate(names)}
+            if any(n not in index for n in self.profile.joint_names) \
+                    or len(msg.position) != len(names):
+                return
+            self.joint_index = (names, np.array([index[n] for n in self.profile.joint_names]))
+        q = np.asarray(msg.position, dtype=float)[self.joint_index[1]]
+        if np.all(np.isfinite(q)):
+            self.kinematics.update(q)
+            self.palm_position = self.kinematics.palm_pose()[0]
+
+    def _on_cube(self, msg: PoseWithCovarianceStamped):
+        if msg.header.frame_id != self.profile.world_frame:
+            self.get_logger().warning(f'ignoring cube pose in frame {msg.header.frame_id!r}',
+                                      throttle_duration_sec=5.0)
+            return
+        position, quat = msg_to_pose(msg.pose.pose)
+        if not (np.all(np.isfinite(position)) and np.all(np.isfinite(quat))):
+            return
+        now = self._now()
+        self.cube = (now, position, quat)
+        if self.episode is not None and self.episode.running:
+            self._handle(self.episode.update(now, position, quat, self.palm_position))
+
+    # ------------------------------------------------------------------ episodes
+
+    def _cube_ready(self, now) -> bool:
+        """Return whether a fresh cube pose shows the cube on the hand."""
+        if self.cube is None or now - self.cube[0] > self.config.pose_timeout_s:
+            return False
+        return self.cube[1][2] >= self.palm_position[2] - self.config.drop_below_palm
+
+    def _start_episode(self, now):
+        if self.episode is not None and self.episode.running:
+            self._finish(now, 'stopped')
+        self.episode = Episode(index=self.episodes_started, config=self.config,
+                               sampler=self.sampler, start_time=now)
+        self.episodes_started += 1
+        self.ended_at = None
+        self.episode_pub.publish(Int32(data=self.episode.index))
+        self.successes_pub.publish(Int32(data=0))
+        self._publish_goal()
+        self.get_logger().info(f'episode {self.episode.index} started')
+
+    def _publish_goal(self):
+        msg = PoseStamped()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.profile.world_frame
+        # Only the orientation is a goal; the position is where the cube was, for display.
+        position = self.cube[1] if self.cube is not None else np.zeros(3)
+        pose_to_msg(position, self.episode.goal, msg.pose)
+        self.goal_pub.publish(msg)
+
+    def _handle(self, events):
+        for kind, value in events:
+            if kind == 'success':
+                self.successes_pub.publish(Int32(data=value))
+                self.get_logger().info(f'episode {self.episode.index}: success {value}')
+            elif kind == 'goal':
+                self._publish_goal()
+            elif kind == 'end':
+                self._record()
+
+    def _finish(self, now, reason):
+        self.episode.end(now, reason)
+        self._record()
+
+    def _record(self):
+        result = self.episode.result()
+        self.last_result = result
+        self.ended_at = self.episode.end_time
+        # The file first: at shutdown (close()) the context may already be gone.
+        if self.results_file:
+            try:
+                append_jsonl(self.results_file, result)
+            except OSError as exc:
+                self.get_logger().error(f'cannot append to {self.results_file}: {exc}')
+        if not self.context.ok():
+            return
+        self.results_pub.publish(String(data=json.dumps(result, sort_keys=True)))
+        self.get_logger().info(
+            f'episode {result["episode"]} ended ({result["reason"]}): '
+            f'{result["successes"]} consecutive successes')
+        if self.reset_client is not None and result['reason'] != 'stopped':
+            if self.reset_client.service_is_ready():
+                self.reset_client.call_async(Trigger.Request())
+            else:
+                self.get_logger().warning(f'reset service {self.reset_service} not available')
+
+    def _on_tick(self):
+        now = self._now()
+        if self.episode is not None and self.episode.running:
+            self._handle(self.episode.tick(now))
+            return
+        if not self.auto_start:
+            return
+        if self.max_episodes and self.episodes_started >= self.max_episodes:
+            return
+        if self.ended_at is not None and now - self.ended_at < self.restart_delay:
+            return
+        if self._cube_ready(now):
+            self._start_episode(now)
+
+    def _on_start(self, _request, response):
+        now = self._now()
+        if self.cube is None:
+            response.success = False
+            response.message = 'no cube pose yet'
+            return response
+        self._start_episode(now)
+        response.success = True
+        response.message = f'episode {self.episode.index} started'
+        return response
+
+    def _on_stop(self, _request, response):
+        if self.episode is None or not self.episode.running:
+            response.success = False
+            response.message = 'no episode is running'
+            return response
+        self._finish(self._now(), 'stopped')
+        response.success = True
+        response.message = f'episode {self.episode.index} stopped'
+        return response
+
+    def _publish_diagnostics(self):
+        values = {'episodes': self.episodes_started}
+        if self.episode is None:
+            level, message = diagnostics.WARN, 'waiting for the cube pose'
+        elif self.episode.running:
+            level = diagnostics.OK
+            message = f'episode {self.episode.index}: {self.episode.successes} successes'
+            values.update(episode=self.episode.index, successes=self.episode.successes,
+                          error_rad=float(self.episode.last_error))
+        else:
+            level = diagnostics.OK
+            message = f'episode {self.episode.index} ended ({self.episode.reason})'
+        if self.last_result is not None:
+            values.update(last_successes=self.last_result['successes'],
+                          last_reason=self.last_result['reason'])
+        status = diagnostics.status('goal_manager', level, message, **values)
+        self.diag_pub.publish(diagnostics.array(self.get_clock().now().to_msg(), status))
+
+    def close(self):
+        """End a running episode as stopped so its record is written (run_node calls this)."""
+        if self.episode is not None and self.episode.running:
+            self._finish(self._now(), 'stopped')
+
+
+def main(args=None):
+    return run_node(GoalManagerNode, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

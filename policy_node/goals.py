@@ -1,0 +1,200 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Goals and success metrics for cube reorientation, without ROS.
+
+GoalSampler draws goal orientations at least min_angle (90 degrees by default, as Playground)
+from the previous goal, either from one generator (random) or reseeded per episode (sequence:
+episode k always gets the same goals, for reproducible evaluation). Episode tracks one
+episode: a goal counts as reached when the rotation to it stays below success_threshold (0.4
+rad, as Dactyl and DeXtreme evaluate) for hold_s, then the next goal follows; the episode ends
+on a drop (cube centre more than drop_below_palm under the palm), when the pose is lost for
+pose_timeout_s, when a goal is not reached within goal_timeout_s, or after max_successes.
+Times are whatever clock the caller passes (the node passes its ROS clock: sim time aware).
+"""
+from dataclasses import dataclass, field
+import json
+import math
+import pathlib
+
+from inhand.transforms import quat_normalize, random_quat, rotation_between
+import numpy as np
+
+IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
+END_REASONS = ('drop', 'pose_lost', 'goal_timeout', 'max_successes', 'stopped')
+
+
+class GoalSampler:
+    """Goal orientations (wxyz) at least min_angle from the previous one."""
+
+    def __init__(self, mode='random', seed=None, min_angle=math.pi / 2):
+        if mode not in ('random', 'sequence'):
+            raise ValueError(f'goal mode must be random or sequence, got {mode!r}')
+        if mode == 'sequence' and seed is None:
+            raise ValueError('a goal sequence needs a seed')
+        if not 0.0 <= min_angle < math.pi:
+            raise ValueError(f'min_angle must be in [0, pi), got {min_angle}')
+        self.mode = mode
+        self.seed = seed
+        self.min_angle = min_angle
+        self.rng = np.random.default_rng(seed)
+        self.previous = IDENTITY
+
+    def start_episode(self, episode: int) -> None:
+        """Begin an episode's goals; in sequence mode they depend only on (seed, episode)."""
+        if self.mode == 'sequence':
+            self.rng = np.random.default_rng([self.seed, episode])
+        # The cube starts each episode at its nominal orientation (identity): the first goal is
+        # drawn away from it, and the sequence never depends on how the cube actually moved.
+        self.previous = IDENTITY
+
+    def next_goal(self) -> np.ndarray:
+        for _ in range(10000):
+            # Uniform rotations fall within 90 degrees of a given one with probability
+            # (pi/2 - 1)/pi = 0.18, so rejection sampling ends after a few draws.
+            goal = random_quat(self.rng)
+            if rotation_between(self.previous, goal) >= self.min_angle:
+                self.previous = goal
+                return goal
+        raise RuntimeError(f'no goal found {self.min_angle} rad from the previous one')
+
+
+@dataclass(frozen=True)
+class EpisodeConfig:
+    success_threshold: float = 0.4      # rad
+    hold_s: float = 0.0                 # the rotation must stay below the threshold this long
+    max_successes: int = 50             # Dactyl's episode cap
+    goal_timeout_s: float = 80.0        # Dactyl's real-robot evaluation per goal
+    pose_timeout_s: float = 1.0
+    drop_below_palm: float = 0.05       # m, as config/sim/scene.yaml drop.below_palm
+
+    def __post_init__(self):
+        for name in ('success_threshold', 'goal_timeout_s', 'pose_timeout_s',
+                     'drop_below_palm'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
+        if self.hold_s < 0 or self.max_successes < 1:
+            raise ValueError('hold_s must be >= 0 and max_successes >= 1')
+
+
+@dataclass
+class Episode:
+    """One episode's bookkeeping; update() and tick() return the events that happened."""
+
+    index: int
+    config: EpisodeConfig
+    sampler: GoalSampler
+    start_time: float
+    goal: np.ndarray = None
+    goal_start: float = 0.0
+    successes: int = 0
+    success_times: list = field(default_factory=list)
+    goals: list = field(default_factory=list)
+    last_pose_time: float = None
+    below_since: float = None
+    last_error: float = math.nan
+    end_time: float = None
+    reason: str = None
+
+    def __post_init__(self):
+        self.sampler.start_episode(self.index)
+        self.last_pose_time = self.start_time
+        self._new_goal(self.start_time)
+
+    @property
+    def running(self) -> bool:
+        return self.reason is None
+
+    def _new_goal(self, now):
+        self.goal = self.sampler.next_goal()
+        self.goal_start = now
+        self.below_since = None
+        self.goals.append([round(float(v), 6) for v in self.goal])
+
+    def update(self, now: float, cube_position, cube_quat, palm_position) -> list:
+        """Feed one cube pose (world, wxyz) and the palm position; return the events."""
+        if not self.running:
+            return []
+        self.last_pose_time = now
+        if cube_position[2] < palm_position[2] - self.config.drop_below_palm:
+            return [self.end(now, 'drop')]
+        self.last_error = rotation_between(quat_normalize(cube_quat), self.goal)
+        events = []
+        if self.last_error < self.config.success_threshold:
+            if self.below_since is None:
+                self.below_since = now
+            if now - self.below_since >= self.config.hold_s:
+                self.successes += 1
+                self.success_times.append(round(now - self.goal_start, 4))
+                events.append(('success', self.successes))
+                if self.successes >= self.config.max_successes:
+                    events.append(self.end(now, 'max_successes'))
+                else:
+                    self._new_goal(now)
+                    events.append(('goal', self.goal))
+        else:
+            self.below_since = None
+        return events
+
+    def tick(self, now: float) -> list:
+        """Check the timeouts; return the events."""
+        if not self.running:
+            return []
+        if now - self.last_pose_time > self.config.pose_timeout_s:
+            return [self.end(now, 'pose_lost')]
+        if now - self.goal_start > self.config.goal_timeout_s:
+            return [self.end(now, 'goal_timeout')]
+        return []
+
+    def end(self, now: float, reason: str) -> tuple:
+        if reason not in END_REASONS:
+            raise ValueError(f'unknown end reason {reason!r}')
+        if self.running:
+            self.end_time = now
+            self.reason = reason
+        return ('end', self.reason)
+
+    def result(self) -> dict:
+        """Return the episode's record (what goes into the results file)."""
+        return {
+            'episode': self.index,
+            'successes': self.successes,
+            'reason': self.reason,
+            'start_time': round(self.start_time, 4),
+            'duration_s': None if self.end_time is None
+            else round(self.end_time - self.start_time, 4),
+            'time_to_goal_s': list(self.success_times),
+            'goals_wxyz': list(self.goals),
+            'last_error_rad': None if math.isnan(self.last_error)
+            else round(self.last_error, 4),
+            'goal_mode': self.sampler.mode,
+            'seed': self.sampler.seed,
+            'success_threshold': self.config.success_threshold,
+        }
+
+
+def append_jsonl(path, record: dict) -> None:
+    """Append one record as a JSON line (creating the folder), flushed at once."""
+    path = pathlib.Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open('a') as stream:
+        stream.write(json.dumps(record, sort_keys=True) + '\n')
+        stream.flush()
+
+
+def read_jsonl(path) -> list:
+    """Read back a results file."""
+    lines = pathlib.Path(path).read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]

@@ -1,0 +1,314 @@
+"""
+The policy_runner node: any ONNX hand policy with a spec, on the newest joint states and pose.
+
+Modes (services ~/idle, ~/home, ~/run, std_srvs/Trigger; the current one latched on ~/mode):
+idle publishes nothing; home ramps the targets from where they are to the spec's default pose
+and holds it; run steps the policy. A timer at the spec's rate (node clock: sim time aware)
+publishes /hand/command_raw (JointState, the spec's action joints by name) for the safety
+limiter. When the joint states, the cube pose or the goal are missing or older than their
+thresholds it publishes nothing (the limiter then holds) and says why: a throttled log line and
+the diagnostics. All start-up checks (spec against the hand, term sizes, model tensors) happen
+in the constructor, so a mismatched policy exits with code 2 and a message before any command.
+"""
+import math
+import sys
+import time
+
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+from hand_control.hand_profile import load_hand_profile
+from inhand import diagnostics, qos
+from inhand.config import ConfigError
+from inhand.messages import msg_to_pose, stamp_to_sec
+from inhand.ros_runtime import declare, run_node
+import numpy as np
+from policy_node.runner import load_runner
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Int32, String
+from std_srvs.srv import Trigger
+
+MODES = ('idle', 'home', 'run')
+
+
+class Latest:
+    """The newest message of one input, with its stamp and arrival time (node clock, s)."""
+
+    def __init__(self):
+        self.value = None
+        self.stamp = None
+        self.arrival = None
+
+    def update(self, value, stamp: float, arrival: float):
+        self.value = value
+        # Drivers that leave the stamp at zero are aged by arrival time instead.
+        self.stamp = stamp if stamp > 0.0 else arrival
+        self.arrival = arrival
+
+    def age(self, now: float) -> float:
+        return math.inf if self.stamp is None else now - self.stamp
+
+
+class PolicyRunnerNode(Node):
+    """Observation -> ONNX policy -> /hand/command_raw at the spec's rate."""
+
+    def __init__(self):
+        super().__init__('policy_runner')
+        hand = declare(self, 'hand', 'shadow', 'Hand profile name or path.')
+        spec = declare(self, 'spec', 'policies/inhand_demo.yaml',
+                       'Policy spec (YAML): a path or a name under config/. Empty: the YAML '
+                       'beside the model, else the spec embedded in the model.')
+        model = declare(self, 'model', '',
+                        "ONNX model path (or a name under models/). Empty: the spec's "
+                        'model.file.')
+        initial_mode = declare(self, 'initial_mode', 'idle',
+                               'Mode at start-up: idle, home or run.')
+        self.max_joint_age = declare(self, 'max_joint_state_age', 0.1,
+                                     'Publish nothing when /joint_states is older [s].')
+        self.max_cube_age = declare(self, 'max_cube_pose_age', 0.25,
+                                    'Publish nothing when the cube pose is older [s].')
+        self.max_goal_age = declare(self, 'max_goal_age', 0.0,
+                                    'Publish nothing when the goal is older [s]; 0: any age '
+                                    '(goals are latched).')
+        self.home_duration = declare(self, 'home_duration', 2.0,
+                                     'Time to ramp from the current targets to the home pose '
+                                     '[s].')
+        rate_override = declare(self, 'rate_hz', 0.0,
+                                "Control rate [Hz]; 0 uses the spec's rate_hz.")
+        threads = declare(self, 'threads', 1, 'onnxruntime intra-op threads.')
+        self.reset_on_episode = declare(self, 'reset_on_episode', True,
+                                        'Restart the policy state (history, recurrent state, '
+                                        'last action) when /goal/episode changes.')
+        if initial_mode not in MODES:
+            raise ConfigError(f'initial_mode must be one of {", ".join(MODES)}, '
+                              f'got {initial_mode!r}')
+        for name, value in (('max_joint_state_age', self.max_joint_age),
+                            ('max_cube_pose_age', self.max_cube_age),
+                            ('home_duration', self.home_duration)):
+            if not value > 0:
+                raise ConfigError(f'{name} must be > 0, got {value}')
+
+        self.profile = load_hand_profile(hand)
+        self.runner = load_runner(self.profile, spec, model, threads=threads)
+        spec = self.runner.spec
+        self.rate = rate_override if rate_override > 0 else spec.rate_hz
+        self.joint_names = list(self.runner.joint_names)
+        self.needs_velocity = any(t.source == 'joint_velocities' for t in spec.observation)
+        self.world_frame = self.profile.world_frame
+
+        self.joints = Latest()
+        self.cube = Latest()
+        self.goal = Latest()
+        self._joint_order = (None, None)      # (names tuple, index array) cache
+        self.episode = None
+        self.mode = 'idle'
+        self.last_published = None            # (time, targets)
+        self.home_ramp = None
+        self.policy_started = False
+        self.skip_reason = ''
+        self.counts = {'published': 0, 'skipped': 0}
+        self.step_times = []
+        self.ages = []
+
+        self.command_pub = self.create_publisher(JointState, 'hand/command_raw', qos.COMMAND)
+        self.mode_pub = self.create_publisher(String, '~/mode', qos.LATCHED)
+        self.diag_pub = self.create_publisher(diagnostics.DiagnosticArray, '/diagnostics', 10)
+        self.create_subscription(JointState, 'joint_states', self._on_joints, qos.SENSOR_SUB)
+        self.create_subscription(PoseWithCovarianceStamped, 'cube/pose', self._on_cube,
+                                 qos.SENSOR_SUB)
+        self.create_subscription(PoseStamped, 'goal/pose', self._on_goal, qos.LATCHED)
+        self.create_subscription(Int32, 'goal/episode', self._on_episode, qos.LATCHED)
+        for mode in MODES:
+            self.create_service(Trigger, f'~/{mode}',
+                                lambda request, response, m=mode: self._on_mode(m, response))
+        self.create_timer(1.0 / self.rate, self._on_timer)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self._set_mode(initial_mode)
+        layout = ', '.join(f'{name} {size}' for name, _, _, size in self.runner.builder.layout())
+        self.get_logger().info(
+            f'policy {spec.name!r} ({self.runner.model_path.name}) on {self.profile.name}: '
+            f'{self.runner.builder.size} observations [{layout}] -> '
+            f'{len(self.joint_names)} joints, {self.rate:g} Hz, mode {self.mode}')
+
+    # ------------------------------------------------------------------ inputs
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_joints(self, msg: JointState):
+        self.joints.update(msg, stamp_to_sec(msg.header.stamp), self._now())
+
+    def _on_cube(self, msg: PoseWithCovarianceStamped):
+        self.cube.update(msg, stamp_to_sec(msg.header.stamp), self._now())
+
+    def _on_goal(self, msg: PoseStamped):
+        self.goal.update(msg, stamp_to_sec(msg.header.stamp), self._now())
+
+    def _on_episode(self, msg: Int32):
+        if msg.data != self.episode:
+            self.episode = msg.data
+            if self.reset_on_episode and self.mode == 'run':
+                self.policy_started = False      # restarted at the next step
+
+    def _joint_arrays(self):
+        """Return (positions, velocities) in profile order, or a reason string."""
+        msg = self.joints.value
+        names = tuple(msg.name)
+        if self._joint_order[0] != names:
+            index = {n: i for i, n in enumerate(names)}
+            missing = [n for n in self.profile.joint_names if n not in index]
+            if missing:
+                return f'/joint_states lacks {", ".join(missing)}'
+            self._joint_order = (names, np.array([index[n] for n in self.profile.joint_names]))
+        order = self._joint_order[1]
+        if len(msg.position) != len(names):
+            return f'/joint_states has {len(names)} names but {len(msg.position)} positions'
+        positions = np.asarray(msg.position, dtype=float)[order]
+        if len(msg.velocity) == len(names):
+            velocities = np.asarray(msg.velocity, dtype=float)[order]
+        elif self.needs_velocity:
+            return '/joint_states carries no velocities and the policy observes them'
+        else:
+            velocities = np.zeros(len(order))
+        if not (np.all(np.isfinite(positions)) and np.all(np.isfinite(velocities))):
+            return '/joint_states has non-finite values'
+        return positions, velocities
+
+    def _stale(self, now: float, needs_policy_inputs: bool) -> str:
+        """Return why the inputs cannot be used now ('' when they can)."""
+        age = self.joints.age(now)
+        if age > self.max_joint_age:
+            return 'no /joint_states yet' if self.joints.value is None \
+                else f'/joint_states is {age:.3f} s old (max {self.max_joint_age:g})'
+        if not needs_policy_inputs:
+            return ''
+        if self.runner.needs_cube:
+            age = self.cube.age(now)
+            if age > self.max_cube_age:
+                return 'no cube pose yet' if self.cube.value is None \
+                    else f'cube pose is {age:.3f} s old (max {self.max_cube_age:g})'
+            if self.cube.value.header.frame_id != self.world_frame:
+                return (f'cube pose is in frame {self.cube.value.header.frame_id!r}, '
+                        f'expected {self.world_frame!r}')
+        if self.runner.needs_goal:
+            if self.goal.value is None:
+                return 'no goal on /goal/pose yet'
+            if self.max_goal_age > 0 and self.goal.age(now) > self.max_goal_age:
+                return f'goal is {self.goal.age(now):.3f} s old (max {self.max_goal_age:g})'
+            if self.goal.value.header.frame_id != self.world_frame:
+                return (f'goal is in frame {self.goal.value.header.frame_id!r}, expected '
+                        f'{self.world_frame!r}')
+        return ''
+
+    # ------------------------------------------------------------------ modes
+
+    def _set_mode(self, mode: str):
+        self.mode = mode
+        self.home_ramp = None
+        self.policy_started = False
+        self.mode_pub.publish(String(data=mode))
+
+    def _on_mode(self, mode: str, response):
+        previous = self.mode
+        self._set_mode(mode)
+        response.success = True
+        response.message = f'mode {previous} -> {mode}'
+        self.get_logger().info(response.message)
+        return response
+
+    def _current_targets(self, positions) -> np.ndarray:
+        """Return where the action joints are commanded now: last published, else measured."""
+        if self.last_published is not None:
+            return self.last_published.copy()
+        return positions[self.runner.joint_indices]
+
+    # ------------------------------------------------------------------ control step
+
+    def _on_timer(self):
+        if self.mode == 'idle':
+            return
+        started = time.perf_counter()
+        now = self._now()
+        reason = self._stale(now, self.mode == 'run')
+        joints = None
+        if not reason:
+            joints = self._joint_arrays()
+            if isinstance(joints, str):
+                reason = joints
+        if reason:
+            self._skip(reason)
+            return
+        positions, velocities = joints
+        try:
+            if self.mode == 'home':
+                targets = self._home_step(now, positions)
+            else:
+                targets = self._policy_step(positions, velocities)
+        except ValueError as exc:
+            self._skip(f'policy step failed: {exc}')
+            return
+        msg = JointState(name=self.joint_names, position=targets.tolist())
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.command_pub.publish(msg)
+        self.last_published = targets
+        self.counts['published'] += 1
+        self.skip_reason = ''
+        self._record(started, now)
+
+    def _home_step(self, now, positions) -> np.ndarray:
+        if self.home_ramp is None:
+            self.home_ramp = (now, self._current_targets(positions))
+        start_time, start = self.home_ramp
+        s = min(1.0, max(0.0, (now - start_time) / self.home_duration))
+        blend = 0.5 - 0.5 * math.cos(math.pi * s)        # smooth start and stop
+        return start + blend * (self.runner.default_pose - start)
+
+    def _policy_step(self, positions, velocities) -> np.ndarray:
+        if not self.policy_started:
+            self.runner.start(self._current_targets(positions))
+            self.policy_started = True
+        cube_position = cube_quat = goal_quat = None
+        if self.runner.needs_cube:
+            cube_position, cube_quat = msg_to_pose(self.cube.value.pose.pose)
+        if self.runner.needs_goal:
+            _, goal_quat = msg_to_pose(self.goal.value.pose)
+        return self.runner.step(positions, velocities, cube_position, cube_quat, goal_quat)
+
+    def _skip(self, reason: str):
+        self.counts['skipped'] += 1
+        if reason != self.skip_reason:
+            self.get_logger().warning(f'{self.mode}: publishing nothing: {reason}')
+        else:
+            self.get_logger().warning(f'{self.mode}: publishing nothing: {reason}',
+                                      throttle_duration_sec=2.0)
+        self.skip_reason = reason
+
+    def _record(self, started: float, now: float):
+        self.step_times.append(time.perf_counter() - started)
+        newest = max(s for s in (self.joints.stamp, self.cube.stamp) if s is not None)
+        self.ages.append(now - newest)
+        del self.step_times[:-200], self.ages[:-200]
+
+    def _publish_diagnostics(self):
+        level = diagnostics.OK
+        message = f'{self.mode}, publishing'
+        if self.mode == 'idle':
+            message = 'idle (publishing nothing)'
+        elif self.skip_reason:
+            level, message = diagnostics.WARN, f'{self.mode}, publishing nothing: ' \
+                f'{self.skip_reason}'
+        values = {'mode': self.mode, 'policy': self.runner.spec.name,
+                  'rate_hz': float(self.rate), **self.counts}
+        if self.step_times:
+            values['step_ms_median'] = float(np.median(self.step_times) * 1e3)
+            values['step_ms_max'] = float(np.max(self.step_times) * 1e3)
+            values['input_age_ms_median'] = float(np.median(self.ages) * 1e3)
+        status = diagnostics.status('policy_runner', level, message, **values)
+        self.diag_pub.publish(diagnostics.array(self.get_clock().now().to_msg(), status))
+
+
+def main(args=None):
+    return run_node(PolicyRunnerNode, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,137 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Goal sampling, success / drop / timeout logic, episode records and the results file."""
+import math
+
+from inhand.transforms import axis_angle_to_quat, quat_multiply, rotation_between
+import numpy as np
+from policy_node.goals import (append_jsonl, Episode, EpisodeConfig, GoalSampler, IDENTITY,
+                               read_jsonl)
+import pytest
+
+PALM = np.array([0.0, 0.0, 0.25])
+ON_PALM = np.array([0.0, 0.0, 0.29])
+
+
+def turned(goal, angle, axis=(0.0, 0.0, 1.0)):
+    """Return an orientation `angle` rad away from goal."""
+    return quat_multiply(axis_angle_to_quat(axis, angle), goal)
+
+
+def test_goals_are_at_least_90_degrees_from_the_previous_one():
+    sampler = GoalSampler(seed=1)
+    sampler.start_episode(0)
+    previous = IDENTITY
+    angles = []
+    for _ in range(300):
+        goal = sampler.next_goal()
+        angles.append(rotation_between(previous, goal))
+        np.testing.assert_allclose(np.linalg.norm(goal), 1.0)
+        previous = goal
+    assert min(angles) >= math.pi / 2
+    # Not a fixed step either: the goals spread over the allowed range.
+    assert max(angles) > 2.5 and np.std(angles) > 0.2
+
+
+def test_sequence_mode_repeats_each_episode_exactly():
+    def goals(sampler, episode, n=5):
+        sampler.start_episode(episode)
+        return np.array([sampler.next_goal() for _ in range(n)])
+
+    a, b = GoalSampler('sequence', seed=7), GoalSampler('sequence', seed=7)
+    first = goals(a, 3)
+    goals(b, 0)                              # b runs other episodes first
+    goals(b, 1, n=40)
+    np.testing.assert_array_equal(goals(b, 3), first)
+    assert not np.allclose(goals(a, 4), first)
+    assert not np.allclose(goals(GoalSampler('sequence', seed=8), 3), first)
+    with pytest.raises(ValueError, match='needs a seed'):
+        GoalSampler('sequence')
+
+
+def episode(config=None, seed=3):
+    return Episode(index=0, config=config or EpisodeConfig(), sampler=GoalSampler(seed=seed),
+                   start_time=10.0)
+
+
+def test_success_below_the_threshold_moves_on_to_a_new_goal():
+    ep = episode()
+    first = ep.goal
+    assert ep.update(10.5, ON_PALM, turned(first, 0.45), PALM) == []
+    events = ep.update(11.0, ON_PALM, turned(first, 0.35), PALM)
+    assert events[0] == ('success', 1) and events[1][0] == 'goal'
+    assert rotation_between(first, ep.goal) >= math.pi / 2
+    assert ep.success_times == [1.0] and ep.running
+    # Sitting at the old goal does not count for the new one.
+    assert ep.update(11.5, ON_PALM, turned(first, 0.0), PALM) == []
+
+
+def test_hold_time_is_required_when_configured():
+    ep = episode(EpisodeConfig(hold_s=0.5))
+    goal = ep.goal
+    assert ep.update(11.0, ON_PALM, goal, PALM) == []
+    assert ep.update(11.3, ON_PALM, goal, PALM) == []
+    assert ep.update(11.4, ON_PALM, turned(goal, 0.5), PALM) == []     # left the band
+    assert ep.update(11.5, ON_PALM, goal, PALM) == []
+    assert ep.update(12.0, ON_PALM, goal, PALM)[0] == ('success', 1)
+
+
+def test_drop_ends_the_episode():
+    ep = episode()
+    below = PALM - np.array([0.0, 0.0, 0.06])
+    assert ep.update(12.0, ON_PALM, ep.goal, PALM)[0] == ('success', 1)
+    assert ep.update(13.0, below, ep.goal, PALM) == [('end', 'drop')]
+    assert not ep.running
+    assert ep.update(14.0, ON_PALM, ep.goal, PALM) == []
+    record = ep.result()
+    assert (record['successes'], record['reason'], record['duration_s']) == (1, 'drop', 3.0)
+    assert len(record['goals_wxyz']) == 2
+
+
+def test_pose_lost_goal_timeout_and_max_successes():
+    ep = episode(EpisodeConfig(pose_timeout_s=0.5))
+    assert ep.tick(10.4) == []
+    assert ep.tick(10.6) == [('end', 'pose_lost')]
+
+    ep = episode(EpisodeConfig(goal_timeout_s=2.0))
+    ep.update(11.0, ON_PALM, turned(ep.goal, 1.0), PALM)
+    assert ep.tick(11.9) == []
+    ep.update(11.95, ON_PALM, turned(ep.goal, 1.0), PALM)
+    assert ep.tick(12.1) == [('end', 'goal_timeout')]
+
+    ep = episode(EpisodeConfig(max_successes=2))
+    ep.update(11.0, ON_PALM, ep.goal, PALM)
+    assert ep.update(12.0, ON_PALM, ep.goal, PALM) == [('success', 2), ('end', 'max_successes')]
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(ValueError, match='success_threshold must be > 0'):
+        EpisodeConfig(success_threshold=0.0)
+    with pytest.raises(ValueError, match='goal mode'):
+        GoalSampler('shuffled', seed=1)
+
+
+def test_results_file_appends_json_lines(tmp_path):
+    path = tmp_path / 'runs' / 'results.jsonl'
+    for seed in (1, 2):
+        ep = episode(seed=seed)
+        ep.update(11.0, ON_PALM, ep.goal, PALM)
+        ep.end(12.0, 'stopped')
+        append_jsonl(path, ep.result())
+    records = read_jsonl(path)
+    assert [r['successes'] for r in records] == [1, 1]
+    assert [r['reason'] for r in records] == ['stopped', 'stopped']
+    assert records[0]['goals_wxyz'] != records[1]['goals_wxyz']
+    assert path.read_text().count('\n') == 2

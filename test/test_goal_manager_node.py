@@ -1,0 +1,157 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The goal_manager node in this process, against fake cube poses and joint states.
+
+Goals advance on success, drops and lost poses end episodes, and every episode lands on
+/goal/results and in the results file.
+"""
+import contextlib
+import json
+import time
+
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+from hand_control.hand_profile import load_hand_profile
+from inhand import qos
+from inhand.messages import msg_to_pose, pose_to_msg
+from inhand.transforms import rotation_between
+import numpy as np
+from policy_node.goal_manager_node import GoalManagerNode, RESULTS_QOS
+from policy_node.goals import GoalSampler, read_jsonl
+from policy_node.kinematics import HandKinematics
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Int32, String
+
+pytestmark = pytest.mark.ros
+PROFILE = load_hand_profile('shadow')
+
+
+def palm_position():
+    kinematics = HandKinematics(PROFILE)
+    kinematics.update(PROFILE.home)
+    return kinematics.palm_pose()[0]
+
+
+class Harness:
+    def __init__(self, node):
+        self.node = node
+        self.probe = Node('probe')
+        self.executor = SingleThreadedExecutor()
+        for n in (node, self.probe):
+            self.executor.add_node(n)
+        self.goals, self.episodes, self.successes, self.results = [], [], [], []
+        sub = self.probe.create_subscription
+        sub(PoseStamped, 'goal/pose', self.goals.append, qos.LATCHED)
+        sub(Int32, 'goal/episode', lambda m: self.episodes.append(m.data), qos.LATCHED)
+        sub(Int32, 'goal/successes', lambda m: self.successes.append(m.data), qos.LATCHED)
+        sub(String, 'goal/results', lambda m: self.results.append(json.loads(m.data)),
+            RESULTS_QOS)
+        self.cube_pub = self.probe.create_publisher(PoseWithCovarianceStamped, 'cube/pose',
+                                                    qos.SENSOR_PUB)
+        self.joint_pub = self.probe.create_publisher(JointState, 'joint_states',
+                                                     qos.SENSOR_PUB)
+        self.palm = palm_position()
+        self.cube_position = self.palm + np.array([0.0, 0.0, 0.04])
+        self.cube_quat = np.array([1.0, 0.0, 0.0, 0.0])
+        self.feed = True
+
+    def publish(self):
+        stamp = self.probe.get_clock().now().to_msg()
+        joints = JointState(name=list(PROFILE.joint_names), position=PROFILE.home.tolist())
+        joints.header.stamp = stamp
+        self.joint_pub.publish(joints)
+        cube = PoseWithCovarianceStamped()
+        cube.header.stamp = stamp
+        cube.header.frame_id = 'world'
+        pose_to_msg(self.cube_position, self.cube_quat, cube.pose.pose)
+        self.cube_pub.publish(cube)
+
+    def spin_until(self, condition, timeout=10.0, what='condition'):
+        end = time.monotonic() + timeout
+        next_feed = 0.0
+        while time.monotonic() < end:
+            if condition():
+                return
+            if self.feed and time.monotonic() >= next_feed:
+                self.publish()
+                next_feed = time.monotonic() + 0.02
+            self.executor.spin_once(timeout_sec=0.005)
+        raise TimeoutError(f'{what} not reached within {timeout} s')
+
+    def goal_quat(self):
+        return msg_to_pose(self.goals[-1].pose)[1]
+
+
+@contextlib.contextmanager
+def goal_manager(**parameters):
+    args = ['--ros-args'] + [a for k, v in parameters.items() for a in ('-p', f'{k}:={v}')]
+    rclpy.init(args=args)
+    node = harness = None
+    try:
+        node = GoalManagerNode()
+        harness = Harness(node)
+        yield harness
+    finally:
+        if harness is not None:
+            harness.executor.shutdown()
+            harness.probe.destroy_node()
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.shutdown()
+
+
+def test_goals_advance_on_success_and_a_drop_ends_the_episode(tmp_path):
+    results = tmp_path / 'results.jsonl'
+    with goal_manager(results_file=str(results), seed=3, restart_delay=0.3) as h:
+        h.spin_until(lambda: h.episodes == [0] and h.goals, what='episode 0 and a goal')
+        sampler = GoalSampler('sequence', seed=3)
+        sampler.start_episode(0)
+        first = sampler.next_goal()
+        np.testing.assert_allclose(h.goal_quat(), first, atol=1e-9)   # reproducible sequence
+        assert rotation_between(h.cube_quat, first) >= np.pi / 2
+
+        h.cube_quat = first                         # the cube reaches the goal
+        h.spin_until(lambda: h.successes[-1:] == [1], what='first success')
+        h.spin_until(lambda: len(h.goals) >= 2, what='second goal')
+        assert rotation_between(first, h.goal_quat()) >= np.pi / 2
+
+        h.cube_position = h.palm - np.array([0.0, 0.0, 0.2])     # dropped on the floor
+        h.spin_until(lambda: h.results, what='episode result')
+        record = h.results[0]
+        assert (record['episode'], record['successes'], record['reason']) == (0, 1, 'drop')
+        assert read_jsonl(results) == [record]
+
+        h.cube_position = h.palm + np.array([0.0, 0.0, 0.04])    # back on the hand
+        h.spin_until(lambda: h.episodes[-1:] == [1], what='episode 1 starts')
+        h.spin_until(lambda: h.successes[-1:] == [0], what='successes back to 0')
+
+
+def test_lost_pose_ends_the_episode_and_shutdown_records_the_running_one(tmp_path):
+    results = tmp_path / 'results.jsonl'
+    with goal_manager(results_file=str(results), pose_timeout=0.3, auto_start=True,
+                      max_episodes=2, restart_delay=0.1) as h:
+        h.spin_until(lambda: h.episodes == [0], what='episode 0')
+        h.feed = False
+        h.spin_until(lambda: h.results, what='pose lost')
+        assert h.results[0]['reason'] == 'pose_lost'
+        h.feed = True
+        h.spin_until(lambda: h.episodes[-1:] == [1], what='episode 1')
+    records = read_jsonl(results)
+    assert [(r['episode'], r['reason']) for r in records] == [(0, 'pose_lost'), (1, 'stopped')]

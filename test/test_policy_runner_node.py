@@ -1,0 +1,214 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The policy_runner node in this process, against fake inputs published from a probe node.
+
+Checks the ROS wiring: modes through the services, commands by name at the spec's rate, no
+command (and a reason) when an input goes stale, the home ramp, and exit code 2 with a message
+naming the term for a mismatched policy.
+"""
+import contextlib
+import copy
+import time
+
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+from hand_control.hand_profile import load_hand_profile
+from inhand import qos
+from inhand.messages import pose_to_msg
+from inhand.ros_runtime import run_node
+import numpy as np
+from policy_node.policy_runner_node import PolicyRunnerNode
+from policy_node.spec import load_spec
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Int32, String
+from std_srvs.srv import Trigger
+import yaml
+
+pytestmark = pytest.mark.ros
+PROFILE = load_hand_profile('shadow')
+
+
+class Harness:
+    """The node under test plus a probe node that feeds it and records what it publishes."""
+
+    def __init__(self, node):
+        self.node = node
+        self.probe = Node('probe')
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(node)
+        self.executor.add_node(self.probe)
+        self.commands = []
+        self.modes = []
+        self.probe.create_subscription(JointState, 'hand/command_raw',
+                                       lambda m: self.commands.append((time.monotonic(), m)),
+                                       qos.COMMAND)
+        self.probe.create_subscription(String, 'policy_runner/mode',
+                                       lambda m: self.modes.append(m.data), qos.LATCHED)
+        self.joint_pub = self.probe.create_publisher(JointState, 'joint_states',
+                                                     qos.SENSOR_PUB)
+        self.cube_pub = self.probe.create_publisher(PoseWithCovarianceStamped, 'cube/pose',
+                                                    qos.SENSOR_PUB)
+        self.goal_pub = self.probe.create_publisher(PoseStamped, 'goal/pose', qos.LATCHED)
+        self.episode_pub = self.probe.create_publisher(Int32, 'goal/episode', qos.LATCHED)
+        self.q = PROFILE.home.copy()
+        self.feed_cube = True
+
+    def publish_inputs(self):
+        stamp = self.probe.get_clock().now().to_msg()
+        joints = JointState(name=list(PROFILE.joint_names), position=self.q.tolist(),
+                            velocity=[0.0] * 24)
+        joints.header.stamp = stamp
+        self.joint_pub.publish(joints)
+        if self.feed_cube:
+            cube = PoseWithCovarianceStamped()
+            cube.header.stamp = stamp
+            cube.header.frame_id = 'world'
+            pose_to_msg([0.0, 0.0, 0.28], [1.0, 0.0, 0.0, 0.0], cube.pose.pose)
+            self.cube_pub.publish(cube)
+
+    def publish_goal(self, quat_wxyz=(0.0, 1.0, 0.0, 0.0)):
+        goal = PoseStamped()
+        goal.header.stamp = self.probe.get_clock().now().to_msg()
+        goal.header.frame_id = 'world'
+        pose_to_msg([0.0, 0.0, 0.28], quat_wxyz, goal.pose)
+        self.goal_pub.publish(goal)
+
+    def spin(self, seconds, feed=True):
+        end = time.monotonic() + seconds
+        next_feed = 0.0
+        while time.monotonic() < end:
+            if feed and time.monotonic() >= next_feed:
+                self.publish_inputs()
+                next_feed = time.monotonic() + 0.01      # 100 Hz, like the sim
+            self.executor.spin_once(timeout_sec=0.005)
+
+    def spin_until(self, condition, timeout=10.0, feed=True, what='condition'):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if condition():
+                return
+            self.spin(0.02, feed)
+        raise TimeoutError(f'{what} not reached within {timeout} s')
+
+    def call(self, mode):
+        client = self.probe.create_client(Trigger, f'policy_runner/{mode}')
+        self.spin_until(client.service_is_ready, what=f'service {mode}')
+        future = client.call_async(Trigger.Request())
+        self.spin_until(future.done, what=f'{mode} answered')
+        return future.result()
+
+
+@contextlib.contextmanager
+def runner_node(**parameters):
+    args = ['--ros-args'] + [a for k, v in parameters.items() for a in ('-p', f'{k}:={v}')]
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PolicyRunnerNode()
+        harness = Harness(node)
+        yield harness
+    finally:
+        if node is not None:
+            harness.executor.shutdown()
+            harness.probe.destroy_node()
+            node.destroy_node()
+        rclpy.shutdown()
+
+
+def test_runs_the_demo_policy_by_name_at_the_spec_rate():
+    with runner_node() as h:
+        h.spin_until(lambda: h.modes == ['idle'], what='latched mode idle')
+        h.spin(0.3)
+        assert h.commands == []                        # idle publishes nothing
+        h.publish_goal()
+        assert h.call('run').success
+        h.spin_until(lambda: len(h.commands) >= 25, what='25 commands')
+        names = [tuple(m.name) for _, m in h.commands]
+        assert set(names) == {PROFILE.actuated_joint_names}
+        targets = np.array([m.position for _, m in h.commands])
+        idx = PROFILE.actuated_indices
+        assert np.all(targets >= PROFILE.lower[idx] - 1e-9)
+        assert np.all(targets <= PROFILE.upper[idx] + 1e-9)
+        # The demo's gait moves the first finger's J3 over the run.
+        ffj3 = targets[:, PROFILE.actuated_joint_names.index('rh_FFJ3')]
+        assert np.ptp(ffj3) > 0.05
+        times = np.array([t for t, _ in h.commands])
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        assert 10.0 < rate < 30.0, rate                # 20 Hz nominal; loose on a busy machine
+        assert h.modes[-1] == 'run'
+
+
+def test_publishes_nothing_when_the_cube_pose_goes_stale():
+    with runner_node(max_cube_pose_age=0.2) as h:
+        h.publish_goal()
+        h.call('run')
+        h.spin_until(lambda: len(h.commands) >= 3, what='first commands')
+        h.feed_cube = False
+        h.spin(0.4)                                    # the pose ages past 0.2 s
+        count = len(h.commands)
+        h.spin(0.5)
+        assert len(h.commands) == count
+        assert 'cube pose is' in h.node.skip_reason and 'old (max 0.2)' in h.node.skip_reason
+        h.feed_cube = True
+        h.spin_until(lambda: len(h.commands) > count + 2, what='commands resume')
+
+
+def test_waits_for_a_goal_and_says_so():
+    with runner_node() as h:
+        h.call('run')
+        h.spin(0.5)
+        assert h.commands == []
+        assert h.node.skip_reason == 'no goal on /goal/pose yet'
+        h.publish_goal()
+        h.spin_until(lambda: len(h.commands) >= 2, what='commands after the goal')
+
+
+def test_home_ramps_to_the_spec_default_pose():
+    spec = load_spec('policies/inhand_demo.yaml')
+    with runner_node(home_duration=0.5) as h:
+        h.call('home')                                 # no cube or goal needed for home
+        h.feed_cube = False
+        h.spin_until(lambda: len(h.commands) >= 20, what='20 home commands')
+        targets = np.array([m.position for _, m in h.commands])
+        default = np.array([spec.default_pose.get(n, 0.0)
+                            for n in PROFILE.actuated_joint_names])
+        np.testing.assert_allclose(targets[0], PROFILE.home[PROFILE.actuated_indices],
+                                   atol=0.05)
+        np.testing.assert_allclose(targets[-1], default, atol=1e-9)
+        # Monotonic approach (cosine ramp), no overshoot.
+        distance = np.abs(targets - default).max(axis=1)
+        assert np.all(np.diff(distance) <= 1e-12)
+        h.call('idle')
+        h.spin(0.2)
+        count = len(h.commands)
+        h.spin(0.3)
+        assert len(h.commands) == count
+
+
+def test_a_mismatched_policy_exits_2_naming_the_term(tmp_path, capfd):
+    data = yaml.safe_load(load_spec('policies/inhand_demo.yaml').text)
+    bad = copy.deepcopy(data)
+    bad['observation'][3]['size'] = 12                 # fingertips: 15 on the Shadow hand
+    bad['model']['file'] = str(load_spec('policies/inhand_demo.yaml').model_path())
+    path = tmp_path / 'bad.yaml'
+    path.write_text(yaml.safe_dump(bad))
+    code = run_node(PolicyRunnerNode, ['policy_runner', '--ros-args', '-p', f'spec:={path}'])
+    assert code == 2
+    err = capfd.readouterr().err
+    assert "'fingertips'" in err and 'expected size 12' in err and 'actual size 15' in err
