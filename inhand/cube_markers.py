@@ -258,3 +258,20 @@ def load_cube_markers(name_or_path=DEFAULT_CONFIG) -> CubeMarkers:
     return CubeMarkers(dictionary_name=dictionary_name, cube_size=cube_size,
                        marker_size=marker_size, quiet_zone=quiet_zone, faces=faces,
                        source=path)
+
+
+def main(argv=None) -> int:
+    """Write the printable marker sheet: python -m inhand.cube_markers sheet.pdf [--dpi 300]."""
+    import argparse
+    parser = argparse.ArgumentParser(description='Write the ArUco cube printable sheet.')
+    parser.add_argument('output', help='.png or .pdf file to write')
+    parser.add_argument('--dpi', type=int, default=300)
+    parser.add_argument('--config', default=DEFAULT_CONFIG, help='cube marker config')
+    args = parser.parse_args(argv)
+    path = load_cube_markers(args.config).write_printable_sheet(args.output, dpi=args.dpi)
+    print(f'wrote {path} ({args.dpi} dpi): print at 100 %')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

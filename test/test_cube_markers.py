@@ -183,7 +183,6 @@ def test_rendered_marker_corners_match_the_model(sim, cube):
     rng = np.random.default_rng(7)
     to_camera = np.asarray(TEST_CAMERA_POSITION) - CUBE_CENTRE
     checked = {}
-    worst = 0.0
     for face in FACE_NAMES:
         normal, _, _ = face_frame(face)
         for _ in range(2):
@@ -215,7 +214,6 @@ def test_rendered_marker_corners_match_the_model(sim, cube):
                 projected = optical @ camera.K.T
                 projected = projected[:, :2] / projected[:, 2:]
                 error = np.linalg.norm(projected - quad[0], axis=1)
-                worst = max(worst, float(error.max()))
                 assert error.max() < 1.5, (
                     f'marker {marker_id} (face {cube.face_of(int(marker_id))}): corner errors '
                     f'{np.round(error, 2)} px')
