@@ -34,6 +34,14 @@ from sim_bridge.scene import (build_spec, CameraRig, compile_spec, CUBE_BODY, CU
                               CUBE_JOINT, load_camera_rig, load_scene_config, optical_pose,
                               RANDOMIZATION_JITTERS, RANDOMIZATION_SCALES, SceneConfig)
 
+_INSTABILITY_WARNINGS = (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
+                         mujoco.mjtWarning.mjWARN_BADQACC)
+
+
+class SimulationUnstable(RuntimeError):
+    """The physics blew up (NaN or huge state); the simulator has been reset."""
+
+
 # The 24 rotations that map a cube onto itself: every face up (6) times four quarter turns.
 _FACE_UP_QUATS = []
 
@@ -103,6 +111,7 @@ class HandSim:
             camera.fixedcamid = self._camera_ids[name]
             self._mjv_cameras[name] = camera
         self._kinematics_stale = True
+        self.instabilities = 0          # times step() found the physics unstable
         self.reset()
 
     # ------------------------------------------------------------------ set-up
@@ -160,11 +169,30 @@ class HandSim:
         return float(self.data.time)
 
     def step(self, n: int = 1):
-        """Advance the physics by n steps of self.timestep."""
+        """
+        Advance the physics by n steps of self.timestep.
+
+        Raise SimulationUnstable if MuJoCo found NaN/huge positions, velocities or
+        accelerations. MuJoCo then resets its data on its own, clock included; this puts the
+        hand and cube back to reset() instead, with the clock where it should be, before
+        raising, so the caller may carry on.
+        """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f'step count must be a positive integer, got {n!r}')
+        warnings = self.data.warning
+        before = [warnings[w].number for w in _INSTABILITY_WARNINGS]
+        expected_time = self.data.time + n * self.model.opt.timestep
         mujoco.mj_step(self.model, self.data, nstep=int(n))
         self._kinematics_stale = True
+        after = [warnings[w].number for w in _INSTABILITY_WARNINGS]
+        if after != before:
+            what = [w.name for w, b, a in zip(_INSTABILITY_WARNINGS, before, after) if a != b]
+            self.data.time = expected_time
+            self.reset()
+            self.instabilities += 1
+            raise SimulationUnstable(
+                f'physics became unstable ({", ".join(what)}) before t={expected_time:.3f} s; '
+                'hand and cube were reset')
 
     def _kinematics(self):
         # After mj_step the frames in data belong to the state before the last integration;
@@ -193,6 +221,8 @@ class HandSim:
         mismatch, non-finite value); nothing is applied then. Targets are clamped to the
         actuators' ctrlrange. Return the applied (clamped) targets in the order given.
         """
+        if isinstance(names, str):
+            raise ValueError(f'joint names must be a list of names, got the string {names!r}')
         names = list(names)
         values = np.asarray(positions, dtype=float).reshape(-1) \
             if np.ndim(positions) <= 1 else None

@@ -20,7 +20,7 @@ import mujoco
 import numpy as np
 import pytest
 from sim_bridge.scene import CameraRig
-from sim_bridge.simulator import HandSim
+from sim_bridge.simulator import HandSim, SimulationUnstable
 
 FLOOR_SPOT = ([0.3, 0.3, 0.05], [1.0, 0.0, 0.0, 0.0])    # out of the hand's reach
 
@@ -117,6 +117,7 @@ def test_coupled_distal_joint_follows_its_driver(sim):
     (['rh_FFJ3', 'rh_MFJ3'], [0.1, math.inf], 'non-finite target for rh_MFJ3'),
     (['rh_FFJ3', 'rh_FFJ3'], [0.1, 0.2], 'duplicate joint names'),
     (['rh_FFJ3'], [[0.1]], 'positions of shape (1, 1)'),
+    ('rh_FFJ3', [0.1], 'list of names'),
 ])
 def test_bad_commands_are_rejected_and_nothing_applied(sim, names, values, message):
     before = sim.targets()
@@ -261,3 +262,16 @@ def test_randomize_is_seeded_and_validates_overrides(sim):
         sim.randomize(cube_mass_scale=(1.5, 1.0))
     with pytest.raises(ValueError, match='camera_position_jitter'):
         sim.randomize(camera_position_jitter=-1.0)
+
+
+def test_instability_is_reported_and_recovered(sim):
+    sim.step(10)
+    time = sim.time
+    sim.data.qvel[:] = 1e12          # what a blown-up contact looks like to MuJoCo
+    with pytest.raises(SimulationUnstable, match='unstable'):
+        sim.step(5)
+    assert sim.time == pytest.approx(time + 5 * sim.timestep)   # the clock never jumps back
+    np.testing.assert_allclose(sim.joint_state()[0], sim.profile.home)
+    assert sim.instabilities == 1
+    sim.step(10)
+    assert np.all(np.isfinite(sim.joint_state()[0]))
