@@ -180,10 +180,13 @@ def load_rig_text(tmp_path, text) -> CameraRig:
     return load_camera_rig(str(path))
 
 
-def test_default_rig(rig):
+@pytest.mark.parametrize('name, size', [('cameras/dactyl_rig.yaml', (200, 200)),
+                                        ('cameras/dactyl_rig_vga.yaml', (640, 480))])
+def test_shipped_rigs(name, size):
+    rig = load_camera_rig(name)
     assert rig.names == ['vision_cam_top', 'vision_cam_right', 'vision_cam_left']
     for camera in rig.cameras:
-        assert (camera.width, camera.height, camera.rate_hz) == (200, 200, 15.0)
+        assert (camera.width, camera.height, camera.rate_hz) == size + (15.0,)
         distance = np.linalg.norm(np.array(camera.position) - [0.0, 0.0, 0.28])
         assert 0.3 <= distance <= 0.5
         assert camera.frame_id == camera.name + '_optical'
