@@ -21,8 +21,9 @@ if ((${#missing[@]})); then
 fi
 
 # 2. The venv. The ROS wheels exist for CPython 3.10-3.12 only.
-want=$(cat requirements.txt scripts/setup.sh third_party/tf2_msgs/CMakeLists.txt \
-  third_party/tf2_msgs/package.xml third_party/tf2_msgs/msg/*.msg | sha256sum | cut -c1-16)
+want=$(cat requirements.txt setup.py scripts/setup.sh scripts/build_ros_msgs.sh \
+  third_party/tf2_msgs/CMakeLists.txt third_party/tf2_msgs/package.xml \
+  third_party/tf2_msgs/msg/*.msg | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
   exit 0
 fi
@@ -40,10 +41,11 @@ say "installing pinned packages (requirements.txt)"
   | grep -v "^WARNING: Location" || true
 "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
 
-# 3. The checkout itself, importable from the venv (editable: edits need no reinstall).
+# 3. The checkout itself, importable from the venv (editable: edits need no reinstall). The
+#    path-based "compat" mode also picks up Python packages added after the install.
 say "installing the inhand checkout (editable)"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 \
-  | grep -v "^WARNING: Location" || true
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . \
+  --config-settings editable_mode=compat 2>&1 | grep -v "^WARNING: Location" || true
 
 # 4. tf2_msgs: no wheel exists, so build it with colcon from the ros-ament/rosidl wheels and
 #    copy it into the venv (site-packages + lib/, which the ROS wheels' bootstrapper already

@@ -44,8 +44,8 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from sim_bridge.camera_worker import CameraWorker
 from sim_bridge.pacing import RealTimePacer, Schedule
-from sim_bridge.scene import load_camera_rig, load_scene_config
-from sim_bridge.simulator import HandSim
+from sim_bridge.scene import CameraRig, load_camera_rig, load_scene_config
+from sim_bridge.simulator import HandSim, SimulationUnstable
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 from tf2_msgs.msg import TFMessage
@@ -84,7 +84,7 @@ class SimBridgeNode(Node):
             raise ConfigError('real_time_factor must be >= 0 and clock_rate > 0')
         self.params = p
         self.profile = load_hand_profile(p['hand'])
-        rig = load_camera_rig(p['camera_rig']) if p['cameras'] else None
+        rig = load_camera_rig(p['camera_rig']) if p['cameras'] else CameraRig.empty()
         cube = load_cube_markers(p['cube_markers'])
         self.sim = HandSim(profile=self.profile, scene=load_scene_config(p['scene']),
                            rig=rig, cube=cube, seed=p['seed'])
@@ -98,6 +98,7 @@ class SimBridgeNode(Node):
         self.paused = False
         self.step_request = 0
         self.dropped = False
+        self.unstable = 0
 
         self.clock_pub = self.create_publisher(Clock, '/clock', 10)
         self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR_PUB)
@@ -205,7 +206,12 @@ class SimBridgeNode(Node):
                         if self.pending_command is not None:
                             self.sim.set_targets(*self.pending_command)
                             self.pending_command = None
-                        self.sim.step(chunk_steps)
+                        try:
+                            self.sim.step(chunk_steps)
+                        except SimulationUnstable as exc:
+                            # The core already put the hand home; say so and carry on.
+                            self.unstable += 1
+                            self.get_logger().error(f'physics went unstable, hand reset: {exc}')
                     now = self.sim.time
                     if run:
                         self._publish_state(now)
@@ -313,6 +319,8 @@ class SimBridgeNode(Node):
         level, message = diagnostics.OK, 'running'
         if self.paused:
             message = 'paused'
+        elif self.unstable:
+            level, message = diagnostics.ERROR, f'physics went unstable {self.unstable} time(s)'
         elif self.dropped:
             level, message = diagnostics.WARN, 'cube dropped'
         elif target > 0 and math.isfinite(factor) and factor < 0.9 * target:
