@@ -237,21 +237,23 @@ class CubePoseNode(Node):
         if msg.encoding == 'bgr8':
             image = image[:, :, ::-1]
         stamp = stamp_to_sec(msg.header.stamp)
-        synced = self.sync.add(name, stamp, (model, image, msg.header.stamp))
+        # The per-camera half of the work happens now, as each image arrives; the image that
+        # completes a set then leaves only its own share and the fusion.
+        frame = self.estimator.preprocess(CameraFrame(camera=model, image=image, stamp=stamp))
+        synced = self.sync.add(name, stamp, (frame, msg.header.stamp))
         if synced is not None:
             self._estimate(synced, arrived)
 
     # ------------------------------------------------------------------ estimate
     def _estimate(self, synced, arrived):
-        frames = tuple(CameraFrame(camera=model, image=image, stamp=synced.stamps[n])
-                       for n, (model, image, _) in synced.frames.items())
-        newest = max(synced.frames.values(), key=lambda f: stamp_to_sec(f[2]))
+        frames = tuple(frame for frame, _ in synced.frames.values())
+        newest = max(synced.frames.values(), key=lambda f: f[0].stamp)
         estimate = self.estimator.estimate(
             FrameSet(stamp=synced.stamp, frames=frames, missing=synced.missing))
         self.last_report = self.estimator.last_report
         if estimate is not None:
             msg = PoseWithCovarianceStamped()
-            msg.header.stamp = newest[2]
+            msg.header.stamp = newest[1]
             msg.header.frame_id = self.world_frame
             pose_to_msg(estimate.position, estimate.quat_wxyz, msg.pose.pose)
             msg.pose.covariance = [float(v) for v in estimate.covariance.ravel()]
@@ -267,11 +269,11 @@ class CubePoseNode(Node):
         report = self.last_report
         pose = pose_matrix(estimate) if estimate is not None else None
         size = getattr(getattr(self.estimator, 'layout', None), 'cube_size', 0.05)
-        for name, (model, image, stamp) in synced.frames.items():
+        for name, (frame, stamp) in synced.frames.items():
             camera = self.cameras[name]
             text = report.status if estimate is not None else f'lost: {report.reason}'
-            overlay = draw_debug(image, model, report.detections.get(name), pose, size,
-                                 text[:60])
+            overlay = draw_debug(frame.image, frame.camera, report.detections.get(name), pose,
+                                 size, text[:60])
             camera.debug_pub.publish(image_to_msg(overlay, stamp, camera.frame_id))
 
     # ------------------------------------------------------------------ diagnostics

@@ -22,6 +22,7 @@ ONNX keypoint or direct-regression network) plugs in by implementing Estimator a
 register_estimator('name', factory); the `estimator` parameter picks it. See docs/vision.md.
 """
 import abc
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -38,11 +39,17 @@ QUALITY_DEGRADED = 'degraded'
 
 @dataclass(frozen=True)
 class CameraFrame:
-    """One camera's image (HxWx3 RGB or HxW mono uint8), calibration and stamp (s)."""
+    """
+    One camera's image (HxWx3 RGB or HxW mono uint8), calibration and stamp (s).
+
+    features: what Estimator.preprocess() extracted from this frame alone (the ArUco
+    estimator's marker detections), or None when it has not run.
+    """
 
     camera: CameraModel
     image: np.ndarray
     stamp: float
+    features: object = None
 
 
 @dataclass(frozen=True)
@@ -94,12 +101,23 @@ class Report:
 
 
 class Estimator(abc.ABC):
-    """Turn a FrameSet into an Estimate, or None with last_report.reason saying why."""
+    """
+    Turn a FrameSet into an Estimate, or None with last_report.reason saying why.
+
+    preprocess() is the per-camera half of the work (detection, or a network's per-image
+    pass); the node calls it as each image arrives, so that when the last image of a set
+    comes in only that image and the fusion remain. estimate() must also work on frames that
+    were not preprocessed (tests, benchmarks, offline use).
+    """
 
     name = 'abstract'
 
     def __init__(self):
         self.last_report = Report()
+
+    def preprocess(self, frame: CameraFrame) -> CameraFrame:
+        """Return the frame with its per-camera features attached (default: unchanged)."""
+        return frame
 
     @abc.abstractmethod
     def estimate(self, frame_set: FrameSet) -> Estimate | None:
@@ -181,11 +199,16 @@ class ArucoCubeEstimator(Estimator):
         margin = self.detector.config.roi_margin * (hi - lo).max() + 8.0
         return (lo[0] - margin, lo[1] - margin, hi[0] + margin, hi[1] + margin)
 
-    def detect(self, frame: CameraFrame, tracked=None) -> Detections:
+    def detect(self, frame: CameraFrame) -> Detections:
+        """Find the cube's markers in one frame, near the tracked pose when there is one."""
+        tracked = self._tracked(frame.stamp)
         roi = None
         if tracked is not None and self.config.use_roi:
             roi = self._roi(frame.camera, tracked)
         return self.detector.detect(frame.image, roi=roi)
+
+    def preprocess(self, frame: CameraFrame) -> CameraFrame:
+        return dataclasses.replace(frame, features=self.detect(frame))
 
     def estimate(self, frame_set: FrameSet) -> Estimate | None:
         report = Report(stamp=frame_set.stamp, missing_cameras=tuple(frame_set.missing))
@@ -194,7 +217,8 @@ class ArucoCubeEstimator(Estimator):
         views, sightings, normals = [], [], []
         for frame in frame_set.frames:
             camera = frame.camera
-            detections = self.detect(frame, tracked)
+            detections = frame.features if isinstance(frame.features, Detections) \
+                else self.detect(frame)
             report.detections[camera.name] = detections
             report.markers_per_camera[camera.name] = len(detections)
             if detections.unknown_ids:

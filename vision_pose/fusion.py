@@ -320,29 +320,55 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
                      -float(np.sum(np.minimum(per_marker, config.hypothesis_cap_px) ** 2))))
     order = sorted(range(len(hypotheses)), key=lambda k: keys[k], reverse=True)
     best, best_inliers = hypotheses[order[0]], inlier_masks[order[0]]
-    R, t = best.R, best.t
     notes, ignored = [], []
     if normals is not None:
-        angles = view_angles(views, sightings, candidates, R, t, normals)
+        angles = view_angles(views, sightings, candidates, best.R, best.t, normals)
         grazing = [i for i, a in zip(candidates, angles)
                    if a > np.radians(config.max_view_angle_deg)]
         if grazing and len(grazing) < len(candidates):
             ignored = grazing
     usable = [i for i in candidates if i not in ignored]
-    active = [i for i in usable if best_inliers[i]] or usable[:1]
     everything = problem
     usable_problem = everything.subset(usable)
-    for _ in range(4):
-        problem = everything.subset(active)
-        R, t, res, weights = refine(problem, R, t, config)
-        norms = np.sort(np.linalg.norm(res, axis=1))
-        robust_sigma = 1.4826 * float(norms[len(norms) // 2]) / np.sqrt(2)
-        gate = max(config.marker_gate_px, config.marker_gate_sigma * robust_sigma)
-        per_marker = _per_marker_rms(usable_problem, R, t)
-        admitted = [i for i, rms in zip(usable, per_marker) if rms <= gate]
-        if admitted == active or not admitted:
+
+    def fit(R, t, active):
+        """Refine on active, re-gate every usable sighting, repeat until stable."""
+        for _ in range(4):
+            problem = everything.subset(active)
+            R, t, res, weights = refine(problem, R, t, config)
+            norms = np.sort(np.linalg.norm(res, axis=1))
+            robust_sigma = 1.4826 * float(norms[len(norms) // 2]) / np.sqrt(2)
+            # Noisy images widen the gate, up to twice its floor: a fit that is bad all
+            # over must not widen it enough to admit everything.
+            gate = float(np.clip(config.marker_gate_sigma * robust_sigma,
+                                 config.marker_gate_px, 2.0 * config.marker_gate_px))
+            per_marker = _per_marker_rms(usable_problem, R, t)
+            admitted = [i for i, rms in zip(usable, per_marker) if rms <= gate]
+            if admitted == active or not admitted:
+                break
+            active = admitted
+        else:
+            problem = everything.subset(active)
+            R, t, res, weights = refine(problem, R, t, config)
+        mse = float(np.mean(np.sum(res ** 2, axis=1)))
+        return (mse <= config.max_rms_px ** 2, len(active), -mse), \
+            (R, t, res, weights, active, problem)
+
+    # Start from the consensus winner and its inliers. If that leaves sightings out, also try
+    # the joint fit of everything from the same start (single-marker PnP can be too far off
+    # to gate other cameras in, although they all agree) and the other cameras' hypotheses;
+    # the fit that keeps the most sightings wins.
+    starts = [(best, [i for i in usable if best_inliers[i]] or usable[:1]), (best, usable)]
+    starts += [(hypotheses[k], [i for i in usable if inlier_masks[k][i]] or usable[:1])
+               for k in order[1:4]]
+    outcome = None
+    for hyp, active in starts:
+        attempt = fit(hyp.R, hyp.t, active)
+        if outcome is None or attempt[0] > outcome[0]:
+            outcome = attempt
+        if outcome[0][:2] == (True, len(usable)):
             break
-        active = admitted
+    R, t, res, weights, active, problem = outcome[1]
     rejected = [i for i in usable if i not in active]
     views_used = sorted({sightings[i].view for i in active})
     if rejected:

@@ -98,18 +98,24 @@ class MarkerDetector:
     def __init__(self, dictionary, known_ids, config: DetectorConfig | None = None):
         self.config = (config or DetectorConfig()).validate()
         self.known_ids = frozenset(int(i) for i in known_ids)
-        params = cv2.aruco.DetectorParameters()
-        params.cornerRefinementMethod = _REFINE[self.config.corner_refinement]
-        params.adaptiveThreshWinSizeMin = self.config.adaptive_window_min
-        params.adaptiveThreshWinSizeMax = self.config.adaptive_window_max
-        params.adaptiveThreshWinSizeStep = self.config.adaptive_window_step
-        params.minMarkerPerimeterRate = self.config.min_marker_perimeter_rate
-        params.cornerRefinementWinSize = self.config.subpix_window
-        self._detector = cv2.aruco.ArucoDetector(dictionary, params)
-        # In a crop the cube fills the view: the perimeter rate must be relative to the full
-        # image, so crops get their own detector with a rate scaled to the crop.
         self._dictionary = dictionary
-        self._params = params
+        self._detectors = {}
+
+    def _detector(self, perimeter_rate: float):
+        """Return a cached ArucoDetector for this minimum perimeter rate."""
+        key = round(perimeter_rate, 3)
+        detector = self._detectors.get(key)
+        if detector is None:
+            params = cv2.aruco.DetectorParameters()
+            params.cornerRefinementMethod = _REFINE[self.config.corner_refinement]
+            params.adaptiveThreshWinSizeMin = self.config.adaptive_window_min
+            params.adaptiveThreshWinSizeMax = self.config.adaptive_window_max
+            params.adaptiveThreshWinSizeStep = self.config.adaptive_window_step
+            params.minMarkerPerimeterRate = min(0.5, key)
+            params.cornerRefinementWinSize = self.config.subpix_window
+            detector = cv2.aruco.ArucoDetector(self._dictionary, params)
+            self._detectors[key] = detector
+        return detector
 
     def detect(self, image: np.ndarray, roi=None) -> Detections:
         """Find the cube's markers; try roi=(x0, y0, x1, y1) first when given."""
@@ -121,10 +127,10 @@ class MarkerDetector:
         return self._detect_in(gray, None)
 
     def _detect_in(self, gray, roi):
+        height, width = gray.shape
         offset = np.zeros(2)
-        detector = self._detector
+        rate = self.config.min_marker_perimeter_rate
         if roi is not None:
-            height, width = gray.shape
             x0, y0, x1, y1 = (int(round(v)) for v in roi)
             x0, y0 = max(0, x0), max(0, y0)
             x1, y1 = min(width, x1), min(height, y1)
@@ -135,18 +141,11 @@ class MarkerDetector:
             else:
                 gray = gray[y0:y1, x0:x1]
                 offset = np.array([x0, y0], dtype=float)
-                detector = self._crop_detector(max(width, height) / max(x1 - x0, y1 - y0))
-        corners, ids, _ = detector.detectMarkers(gray)
+                # The perimeter rate is relative to the searched image: keep the same
+                # minimum marker size in pixels as in the full image.
+                rate *= max(width, height) / max(x1 - x0, y1 - y0)
+        corners, ids, _ = self._detector(rate).detectMarkers(gray)
         return self._filter(corners, ids, offset, used_roi=roi is not None)
-
-    def _crop_detector(self, scale):
-        params = cv2.aruco.DetectorParameters()
-        for name in ('cornerRefinementMethod', 'adaptiveThreshWinSizeMin',
-                     'adaptiveThreshWinSizeMax', 'adaptiveThreshWinSizeStep',
-                     'cornerRefinementWinSize'):
-            setattr(params, name, getattr(self._params, name))
-        params.minMarkerPerimeterRate = min(0.5, self._params.minMarkerPerimeterRate * scale)
-        return cv2.aruco.ArucoDetector(self._dictionary, params)
 
     def _filter(self, corners, ids, offset, used_roi):
         if ids is None or len(ids) == 0:
