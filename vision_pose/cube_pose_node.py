@@ -88,6 +88,7 @@ class _Camera:
         self.extrinsics = None
         self.images = 0
         self.rejected_images = 0
+        self.last_accepted = None     # time.monotonic() of the last image used
         self.last_error = ''
         self.debug_pub = None
 
@@ -234,6 +235,7 @@ class CubePoseNode(Node):
                                  f'{model.intrinsics.width}x{model.intrinsics.height}')
             return
         camera.last_error = ''
+        camera.last_accepted = time.monotonic()
         if msg.encoding == 'bgr8':
             image = image[:, :, ::-1]
         stamp = stamp_to_sec(msg.header.stamp)
@@ -280,8 +282,15 @@ class CubePoseNode(Node):
     def _publish_diagnostics(self):
         statuses = []
         report = self.last_report
-        silent = set(self.sync.silent())
-        usable = [c for c in self.cameras.values() if c.model() is not None]
+        # Silence in stamp time (the sync's view) or in wall time: when every camera is
+        # refused, no stamps advance at all.
+        now = time.monotonic()
+        stale_after = max(1.0, 2.0 * self.sync.silence_timeout)
+        silent = set(self.sync.silent()) | {
+            c.name for c in self.cameras.values()
+            if c.last_accepted is None or now - c.last_accepted > stale_after}
+        usable = [c for c in self.cameras.values()
+                  if c.model() is not None and c.name not in silent]
         latencies = np.array(self.latencies[-200:]) * 1e3
         self.latencies = self.latencies[-200:]
         values = {
@@ -290,7 +299,8 @@ class CubePoseNode(Node):
             'latency_ms_max': float(latencies.max()) if latencies.size else -1.0,
             'sync_restarts': self.sync.restarts, 'sync_dropped_late': self.sync.dropped_late}
         if not usable:
-            level, message = diagnostics.ERROR, 'no usable camera (see the camera statuses)'
+            level, message = diagnostics.ERROR, \
+                'no camera delivers usable images (see the camera statuses)'
         elif report is None:
             level, message = diagnostics.WARN, 'no synchronised frame set yet'
         elif report.status == 'ok':
@@ -316,7 +326,7 @@ class CubePoseNode(Node):
                     f'no extrinsics: {self.world_frame} -> {camera.frame_id} unknown'
             elif camera.last_error:
                 level, message = diagnostics.ERROR, camera.last_error
-            elif name in silent or camera.images == 0:
+            elif name in silent:
                 level, message = diagnostics.STALE, 'no recent images'
             elif unknown:
                 level, message = diagnostics.WARN, f'markers not on the cube: {unknown}'

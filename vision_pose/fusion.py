@@ -26,8 +26,8 @@ The joint refinement minimises the reprojection error of every marker corner in 
 at once (Levenberg-Marquardt with Huber weights), starting from the best hypothesis among the
 per-camera PnP solutions (scored on ALL observations, so a camera with a flipped planar
 solution cannot win). Whole marker sightings whose residual stays large are rejected and the
-fit repeated. The covariance is sigma^2 (J^T W J)^-1 with sigma estimated from the residuals
-(never below a floor), inflated when the data are thin or inconsistent.
+fit repeated. The covariance is sigma^2 (J^T W J)^-1 with sigma^2 the residuals' variance plus
+a floor, inflated when the data are thin or inconsistent, plus the calibration floors.
 """
 from dataclasses import dataclass, field
 
@@ -45,12 +45,12 @@ class FusionConfig:
     hypothesis_cap_px: float = 20.0    # truncation of the hypothesis score
     consensus_gate_px: float = 8.0     # a hypothesis "explains" sightings closer than this
     max_rms_px: float = 2.5            # a final fit worse than this is not a pose
-    sigma_floor_px: float = 0.25       # corner noise never assumed below this
-    covariance_scale: float = 2.0      # model errors (blur, aliasing, calibration) on top
-    position_sigma_floor: float = 0.0005   # m, additive (extrinsic calibration error)
-    rotation_sigma_floor: float = 0.004    # rad, additive
+    sigma_floor_px: float = 0.25       # corner noise, added in quadrature to the measured
+    covariance_scale: float = 1.2      # model errors (blur, aliasing, calibration) on top
+    position_sigma_floor: float = 0.0002   # m, additive (extrinsic calibration error)
+    rotation_sigma_floor: float = 0.002    # rad, additive
     rejection_inflation: float = 4.0   # covariance x this when sightings were rejected
-    single_camera_inflation: float = 2.0
+    single_camera_inflation: float = 1.5
     ambiguity_ratio: float = 1.5       # planar flip: runner-up cost within this factor
     max_view_angle_deg: float = 80.0   # sightings more grazing than this are not used
     max_iterations: int = 15
@@ -140,6 +140,7 @@ class _Problem:
         self.X = np.concatenate([s.object_points for s in chosen]).reshape(-1, 3)
         self.uv = np.concatenate([s.pixels for s in chosen]).reshape(-1, 2)
         view_of_point = np.repeat([s.view for s in chosen], 4)
+        self.view_of_point = view_of_point
         self.R_cw = np.stack([views[v].R_cw for v in view_of_point])
         self.t_cw = np.stack([views[v].t_cw for v in view_of_point])
         K = np.stack([views[v].K for v in view_of_point])
@@ -151,7 +152,8 @@ class _Problem:
         points = (4 * np.asarray(positions, dtype=int)[:, None] + np.arange(4)).ravel()
         sub = object.__new__(_Problem)
         sub.indices = [self.indices[k] for k in positions]
-        for name in ('X', 'uv', 'R_cw', 't_cw', 'fx', 'fy', 'skew', 'cx', 'cy'):
+        for name in ('X', 'uv', 'view_of_point', 'R_cw', 't_cw', 'fx', 'fy', 'skew', 'cx',
+                     'cy'):
             setattr(sub, name, getattr(self, name)[points])
         return sub
 
@@ -413,24 +415,43 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
     if len(views_used) == 1:
         covariance *= config.single_camera_inflation
     if runner_up is not None:
+        # Either branch may be the truth: the spread between them plus either's own
+        # uncertainty.
         d = np.concatenate([runner_up[1] - t, rotation_log(runner_up[0] @ R.T)])
-        covariance += np.outer(d, d)
+        covariance = 2.0 * covariance + np.outer(d, d)
     return FusionResult(R=R, t=t, covariance=covariance, rms_px=rms, sigma_px=sigma,
                         used=active, rejected=rejected, ignored=ignored, views_used=views_used,
                         ambiguous=ambiguous, notes=notes), None
 
 
 def _covariance(problem, R, t, res, weights, config: FusionConfig):
+    """
+    Return (covariance, sigma_px) of the fitted pose.
+
+    Two parts. The classic sigma^2 (J^T W J)^-1, with sigma^2 the residuals' variance plus the
+    floor's square. And a cluster-robust (sandwich) term H^-1 (sum_v g_v g_v^T) H^-1 with g_v
+    the gradient of camera v's residuals alone: at the optimum the gradients cancel, and they
+    are large exactly when the cameras pull the pose in different directions, which residual
+    noise alone cannot show (a camera with a calibration error shifts the pose coherently).
+    """
     J = problem.jacobian(R, t)
-    H = J.T @ (J * np.repeat(weights, 2)[:, None])
+    w2 = np.repeat(weights, 2)
+    H = J.T @ (J * w2[:, None])
     dof = 2 * len(res) - 6
     measured = float(np.sum(weights * np.sum(res ** 2, axis=1))) / dof if dof > 0 else 0.0
     # In quadrature, not max(): any growth of the residuals (cameras that disagree) shows.
     sigma2 = measured + config.sigma_floor_px ** 2
     try:
-        cov = np.linalg.inv(H) * sigma2 * config.covariance_scale ** 2
+        H_inv = np.linalg.inv(H)
     except np.linalg.LinAlgError:
-        cov = np.diag([1.0] * 3 + [np.pi ** 2] * 3)
+        return np.diag([1.0] * 3 + [np.pi ** 2] * 3), float(np.sqrt(sigma2))
+    weighted = (J * w2[:, None]) * res.reshape(-1, 1)
+    views = np.repeat(problem.view_of_point, 2)
+    scatter = np.zeros((6, 6))
+    for view in np.unique(views):
+        g = weighted[views == view].sum(axis=0)
+        scatter += np.outer(g, g)
+    cov = (sigma2 * H_inv + H_inv @ scatter @ H_inv) * config.covariance_scale ** 2
     cov = 0.5 * (cov + cov.T)
     cov += np.diag([config.position_sigma_floor ** 2] * 3 + [config.rotation_sigma_floor ** 2] * 3)
     return cov, float(np.sqrt(sigma2))

@@ -1,0 +1,209 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The cube_pose node as a process.
+
+1. With sim_bridge's cameras: /cube/pose tracks /cube/pose_gt (same stamps as the images, also
+   after the cube was re-placed on another face), and /diagnostics reports it.
+2. Fed by this test (images rendered here, /tf_static and camera_info published here): a
+   camera that goes silent and a camera whose camera_info is all zeros degrade the estimate
+   and show up in /diagnostics, but never produce a wrong pose.
+"""
+import os
+
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
+from inhand import dds_env, graph
+from inhand.messages import image_to_msg, msg_to_pose, pose_to_msg, sec_to_stamp, stamp_to_sec
+from inhand.qos import LATCHED, SENSOR_PUB
+from inhand.transforms import rotation_between
+import numpy as np
+import pytest
+from ros_harness import node_spec, Probe, running
+from sensor_msgs.msg import CameraInfo, Image
+from sim_bridge.simulator import HandSim
+from std_srvs.srv import Trigger
+from tf2_msgs.msg import TFMessage
+
+pytestmark = pytest.mark.ros
+
+CUBE_POSE = node_spec('cube_pose', 'vision_pose.cube_pose_node',
+                      param_files=('vision/cube_pose.yaml',),
+                      parameters={'diagnostics_period': 0.5})
+
+
+@pytest.fixture
+def isolated_env():
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def statuses(probe, name_prefix, timeout=20.0, predicate=None):
+    """Wait for a /diagnostics array with a status named name_prefix...; return that status."""
+    found = {}
+
+    def match(msg):
+        for status in msg.status:
+            if status.name.startswith(name_prefix) and (predicate is None or predicate(status)):
+                found['status'] = status
+                return True
+        return False
+
+    probe.wait_for('/diagnostics', DiagnosticArray, timeout=timeout, predicate=match, qos=10)
+    return found['status']
+
+
+def values(status):
+    return {kv.key: kv.value for kv in status.values}
+
+
+def test_cube_pose_tracks_ground_truth_with_sim_cameras(isolated_env):
+    dds_env.isolate(domain_id=dds_env.pick_domain_id(os.getpid() + 2001))
+    sim = graph.bringup({'sim': 'true', 'real_time_factor': '1.0'})[0]
+    with running([sim, CUBE_POSE]) as launcher, Probe() as probe:
+        truth = probe.subscribe('/cube/pose_gt', PoseWithCovarianceStamped)
+        images = probe.subscribe('/cameras/vision_cam_top/image_raw', Image)
+        poses = probe.subscribe('/cube/pose', PoseWithCovarianceStamped)
+        probe.wait_for('/cube/pose', PoseWithCovarianceStamped, timeout=90)
+        probe.wait_until(lambda: images, timeout=30, what='a top camera image')
+        for reset in (None, '/sim_bridge/reset_random'):
+            if reset is not None:
+                assert probe.call(reset, Trigger).success
+                probe.spin(1.0)               # let the cube settle on its new face
+            start = len(poses)
+            probe.wait_until(lambda: len(poses) >= start + 8, timeout=60,
+                             what='8 more /cube/pose messages')
+            image_stamps = {stamp_to_sec(m.header.stamp) for m in images}
+            truth_by_stamp = {round(stamp_to_sec(m.header.stamp), 4): m for m in truth}
+            compared, stamped_as_image = 0, []
+            for msg in poses[start:]:
+                stamp = stamp_to_sec(msg.header.stamp)
+                assert msg.header.frame_id == 'world'
+                if min(image_stamps) <= stamp <= max(image_stamps):
+                    stamped_as_image.append(stamp in image_stamps)
+                nearest = min(truth_by_stamp, key=lambda s: abs(s - stamp))
+                if abs(nearest - stamp) > 0.006:
+                    continue
+                position, quat = msg_to_pose(msg.pose.pose)
+                true_position, true_quat = msg_to_pose(truth_by_stamp[nearest].pose.pose)
+                assert np.linalg.norm(position - true_position) < 3e-3
+                assert np.degrees(rotation_between(quat, true_quat)) < 2.0
+                covariance = np.array(msg.pose.covariance).reshape(6, 6)
+                assert np.all(np.diag(covariance) > 0)
+                assert np.sqrt(covariance[0, 0]) < 5e-3
+                compared += 1
+            assert compared >= 3
+            # Stamped with the image time (the probe's best-effort copy of the images may
+            # miss a frame on a loaded machine, hence a majority rather than all).
+            assert np.mean(stamped_as_image) > 0.5
+        status = statuses(probe, 'cube_pose: estimator')
+        assert status.level[0] <= 1, status.message     # OK or WARN (degraded), not ERROR
+        assert float(values(status)['latency_ms_median']) > 0
+    assert launcher.exit_code == 0, launcher.output_text()
+
+
+@pytest.fixture(scope='module')
+def rendered():
+    """Images, camera specs and the cube's true pose of one static scene."""
+    with HandSim() as sim:
+        specs = [sim.camera(name) for name in sim.camera_names]
+        images = [sim.render(name) for name in sim.camera_names]
+        return specs, images, sim.cube_pose()
+
+
+def camera_info(spec, zero=False):
+    info = CameraInfo(width=spec.width, height=spec.height, distortion_model='plumb_bob')
+    info.header.frame_id = spec.frame_id
+    info.k = [0.0] * 9 if zero else np.asarray(spec.K, float).ravel().tolist()
+    info.d = [0.0] * 5
+    return info
+
+
+def test_silent_and_uncalibrated_cameras_degrade_but_never_mislead(isolated_env, rendered):
+    specs, images, (true_position, true_quat) = rendered
+    dds_env.isolate(domain_id=dds_env.pick_domain_id(os.getpid() + 2002))
+    with running([CUBE_POSE]) as launcher, Probe() as probe:
+        tf = TFMessage()
+        for spec in specs:
+            transform = TransformStamped(child_frame_id=spec.frame_id)
+            transform.header.frame_id = 'world'
+            pose_to_msg(spec.position, spec.quat_wxyz, transform.transform)
+            tf.transforms.append(transform)
+        probe.publisher('/tf_static', TFMessage, LATCHED).publish(tf)
+        image_pubs = [probe.publisher(f'/cameras/{s.name}/image_raw', Image, SENSOR_PUB)
+                      for s in specs]
+        info_pubs = [probe.publisher(f'/cameras/{s.name}/camera_info', CameraInfo, SENSOR_PUB)
+                     for s in specs]
+        poses = probe.subscribe('/cube/pose', PoseWithCovarianceStamped)
+        clock = [100.0]
+
+        def publish(frames, cameras, zero_info=()):
+            for _ in range(frames):
+                clock[0] += 1 / 15.0
+                stamp = sec_to_stamp(clock[0])
+                for k in cameras:
+                    info = camera_info(specs[k], zero=k in zero_info)
+                    info.header.stamp = stamp
+                    info_pubs[k].publish(info)
+                    image_pubs[k].publish(image_to_msg(images[k], stamp, specs[k].frame_id))
+                probe.spin(0.03)
+
+        def check(msgs):
+            assert msgs, 'no /cube/pose'
+            for msg in msgs:
+                position, quat = msg_to_pose(msg.pose.pose)
+                assert np.linalg.norm(position - true_position) < 3e-3
+                assert np.degrees(rotation_between(quat, true_quat)) < 2.0
+            return np.array(msgs[-1].pose.covariance).reshape(6, 6)
+
+        # Discovery: publish until the node answers.
+        probe.wait_until(lambda: publish(1, range(3)) or poses, timeout=60,
+                         what='a first /cube/pose')
+        publish(10, range(3))
+        full = check(poses[-5:])
+        status = statuses(probe, 'cube_pose: estimator')
+        assert status.level[0] in (0, 1)
+
+        # The top camera goes silent: after the silence timeout the other two keep the pose
+        # going. (Seeing only the cube's top face, it is not needed for a pose.)
+        start = len(poses)
+        publish(20, (1, 2))
+        check(poses[start:])
+        stale = statuses(probe, f'cube_pose: camera {specs[0].name}',
+                         predicate=lambda s: s.level[0] == 3)
+        assert 'no recent images' in stale.message
+        degraded = statuses(probe, 'cube_pose: estimator',
+                            predicate=lambda s: 'missing' in s.message)
+        assert degraded.level[0] == 1
+
+        # The right camera now sends an all-zero camera_info: its images are refused, the left
+        # camera alone still gives the pose, with a larger covariance.
+        start = len(poses)
+        publish(25, (1, 2), zero_info=(1,))
+        alone = check(poses[start + 12:])
+        assert np.trace(alone[:3, :3]) > np.trace(full[:3, :3])
+        bad = statuses(probe, f'cube_pose: camera {specs[1].name}',
+                       predicate=lambda s: s.level[0] == 2)
+        assert 'not calibrated' in bad.message
+
+        # All cameras uncalibrated: no pose at all, and the estimator status says so.
+        start = len(poses)
+        publish(15, (1, 2), zero_info=(1, 2))
+        probe.spin(0.5)
+        assert len(poses) - start <= 1        # at most one set already in flight
+        statuses(probe, 'cube_pose: estimator', predicate=lambda s: s.level[0] == 2)
+    assert launcher.exit_code == 0, launcher.output_text()
