@@ -23,6 +23,7 @@ shutdown. rclpy's own signal handlers turn SIGINT and SIGTERM into a context
 shutdown on Jazzy and Kilted alike, which ends spin() with ExternalShutdownException.
 """
 import sys
+import time
 import traceback
 
 from inhand.config import ConfigError
@@ -46,8 +47,15 @@ def run_node(node_factory, args=None) -> int:
         print(f'[FATAL] configuration error: {exc}', file=sys.stderr, flush=True)
         code = 2
     except Exception:  # noqa: B902 - a crashed node must say why and exit non-zero
-        traceback.print_exc()
-        code = 1
+        if _context_going_down():
+            # A SIGINT/SIGTERM that lands while the executor converts a message makes rclpy
+            # raise RuntimeError from take_message instead of ExternalShutdownException;
+            # the context goes down moments later. A requested stop, not a crash.
+            print('[INFO] stopped while taking a message', file=sys.stderr, flush=True)
+            code = 0
+        else:
+            traceback.print_exc()
+            code = 1
     finally:
         if node is not None and getattr(node, 'fatal_error', None):
             print(f'[FATAL] {node.fatal_error}', file=sys.stderr, flush=True)
@@ -60,6 +68,16 @@ def run_node(node_factory, args=None) -> int:
         if rclpy.ok():
             rclpy.shutdown()
     return code
+
+
+def _context_going_down(wait=1.0) -> bool:
+    """Return whether the default context shuts down within `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while rclpy.ok():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def declare(node, name, default, description, read_only=False):
