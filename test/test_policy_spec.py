@@ -307,3 +307,13 @@ def test_fingertip_names_are_checked(shadow):
 def test_unknown_spec_file_is_a_config_error():
     with pytest.raises(SpecError, match='not found'):
         load_spec('policies/does_not_exist.yaml')
+
+
+def test_check_spec_cli_prints_the_layout_or_exits_2(capsys):
+    from policy_node.check_spec import main
+    assert main(['--spec', 'policies/inhand_demo.yaml']) == 0
+    out = capsys.readouterr().out
+    assert '[ 60: 75] fingertips' in out and 'total 112' in out and 'rh_THJ1' in out
+    model = str(share_dir() / 'models' / 'demo_policy.onnx')
+    assert main(['--spec', 'policies/playground_reorient.yaml', '--model', model]) == 2
+    assert 'expected size 112, actual size 69' in capsys.readouterr().err
