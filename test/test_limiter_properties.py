@@ -225,7 +225,7 @@ class Checker:
             t - self.m_t[ACT].min() <= self.cfg.joint_state_timeout
 
     def watchdog(self, t):
-        """Mirror the limiter's watchdog (commands, ticks): stale joint states end the stream."""
+        """Mirror the limiter's check at commands and ticks: stale joint states end a stream."""
         if np.isfinite(self.m[ACT]).all() and not self.fresh(t):
             self.prev = None
             self.last_cmd = -math.inf
