@@ -21,6 +21,7 @@ The cube_pose node as a process.
    camera that goes silent and a camera whose camera_info is all zeros degrade the estimate
    and show up in /diagnostics, but never produce a wrong pose.
 """
+import dataclasses
 import os
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -28,7 +29,7 @@ from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
 from inhand import dds_env, graph
 from inhand.messages import image_to_msg, msg_to_pose, pose_to_msg, sec_to_stamp, stamp_to_sec
 from inhand.qos import LATCHED, SENSOR_PUB
-from inhand.transforms import rotation_between
+from inhand.transforms import quat_to_matrix, rotation_between
 import numpy as np
 import pytest
 from ros_harness import node_spec, Probe, running
@@ -36,6 +37,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from sim_bridge.simulator import HandSim
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
+from vision_pose.cube_pose_node import rig_extrinsics
 
 pytestmark = pytest.mark.ros
 
@@ -71,10 +73,26 @@ def values(status):
     return {kv.key: kv.value for kv in status.values}
 
 
+def test_rig_extrinsics_match_the_simulator_cameras():
+    extrinsics = rig_extrinsics('cameras/dactyl_rig.yaml')
+    with HandSim() as sim:
+        assert sorted(extrinsics) == sorted(sim.camera_names)
+        for name in sim.camera_names:
+            spec = sim.camera(name)
+            np.testing.assert_allclose(extrinsics[name].t, spec.position, atol=1e-9)
+            np.testing.assert_allclose(extrinsics[name].R, quat_to_matrix(spec.quat_wxyz),
+                                       atol=1e-9)
+
+
 def test_cube_pose_tracks_ground_truth_with_sim_cameras(isolated_env):
     dds_env.isolate(domain_id=dds_env.pick_domain_id(os.getpid() + 2001))
     sim = graph.bringup({'sim': 'true', 'real_time_factor': '1.0'})[0]
-    with running([sim, CUBE_POSE]) as launcher, Probe() as probe:
+    cube_pose = dataclasses.replace(CUBE_POSE, parameters={**CUBE_POSE.parameters,
+                                                           'publish_debug_images': True})
+    with running([sim, cube_pose]) as launcher, Probe() as probe:
+        debug = probe.wait_for('/cameras/vision_cam_left/debug_image', Image, timeout=90)
+        assert (debug.width, debug.height, debug.encoding) == (200, 200, 'rgb8')
+        assert debug.header.frame_id == 'vision_cam_left_optical'
         truth = probe.subscribe('/cube/pose_gt', PoseWithCovarianceStamped)
         images = probe.subscribe('/cameras/vision_cam_top/image_raw', Image)
         poses = probe.subscribe('/cube/pose', PoseWithCovarianceStamped)
@@ -151,10 +169,12 @@ def test_silent_and_uncalibrated_cameras_degrade_but_never_mislead(isolated_env,
         poses = probe.subscribe('/cube/pose', PoseWithCovarianceStamped)
         clock = [100.0]
 
-        def publish(frames, cameras, zero_info=()):
+        def publish(frames, cameras, zero_info=(), also=None):
             for _ in range(frames):
                 clock[0] += 1 / 15.0
                 stamp = sec_to_stamp(clock[0])
+                if also is not None:
+                    also(stamp)
                 for k in cameras:
                     info = camera_info(specs[k], zero=k in zero_info)
                     info.header.stamp = stamp
@@ -177,6 +197,16 @@ def test_silent_and_uncalibrated_cameras_degrade_but_never_mislead(isolated_env,
         full = check(poses[-5:])
         status = statuses(probe, 'cube_pose: estimator')
         assert status.level[0] in (0, 1)
+
+        # The top camera sends images of the wrong size for its camera_info: refused, named.
+        start = len(poses)
+        small = images[0][::2, ::2].copy()
+        publish(12, (1, 2), also=lambda stamp: image_pubs[0].publish(
+            image_to_msg(small, stamp, specs[0].frame_id)))
+        check(poses[start:])
+        wrong = statuses(probe, f'cube_pose: camera {specs[0].name}',
+                         predicate=lambda s: s.level[0] == 2)
+        assert 'does not match camera_info' in wrong.message
 
         # The top camera goes silent: after the silence timeout the other two keep the pose
         # going. (Seeing only the cube's top face, it is not needed for a pose.)

@@ -89,6 +89,7 @@ class _Camera:
         self.images = 0
         self.rejected_images = 0
         self.last_accepted = None     # time.monotonic() of the last image used
+        self.last_received = None     # ... and of the last image at all
         self.last_error = ''
         self.debug_pub = None
 
@@ -156,7 +157,7 @@ class CubePoseNode(Node):
         else:
             self.create_subscription(TFMessage, '/tf_static', self._on_tf_static, LATCHED)
 
-        self.pose_pub = self.create_publisher(PoseWithCovarianceStamped, '/cube/pose',
+        self.pose_pub = self.create_publisher(PoseWithCovarianceStamped, 'cube/pose',
                                               SENSOR_PUB)
         self.diag_pub = self.create_publisher(diagnostics.DiagnosticArray, '/diagnostics', 10)
         for name, camera in self.cameras.items():
@@ -217,6 +218,7 @@ class CubePoseNode(Node):
         arrived = time.perf_counter()
         camera = self.cameras[name]
         camera.images += 1
+        camera.last_received = time.monotonic()
         model = camera.model()
         if model is None:
             camera.rejected_images += 1
@@ -324,7 +326,8 @@ class CubePoseNode(Node):
             elif camera.extrinsics is None:
                 level, message = diagnostics.ERROR, \
                     f'no extrinsics: {self.world_frame} -> {camera.frame_id} unknown'
-            elif camera.last_error:
+            elif camera.last_error and camera.last_received is not None \
+                    and now - camera.last_received <= stale_after:
                 level, message = diagnostics.ERROR, camera.last_error
             elif name in silent:
                 level, message = diagnostics.STALE, 'no recent images'
