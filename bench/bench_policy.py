@@ -394,7 +394,7 @@ def main(argv=None) -> int:
         print(f'\ninference: onnxruntime {onnxruntime.__version__}, 1 intra-op thread, '
               f'{args.steps} steps, batch 1 [ms]')
         torch_note = torch_results.get('skipped')
-        header = f'{"model":44s} {"ORT median":>10s} {"ORT p99":>8s} {"ORT max":>8s}'
+        header = f'{"model":48s} {"ORT median":>10s} {"ORT p99":>8s} {"ORT max":>8s}'
         header += '' if torch_note else \
             f' {"torch median":>12s} {"torch p99":>9s} {"max |diff|":>10s}'
         print(header)
@@ -402,7 +402,7 @@ def main(argv=None) -> int:
                   'lstm': 'Dactyl LSTM 42-1024-LSTM512-20 (state fed back)'}
         for name, label in labels.items():
             median, p99, worst = inference[name]
-            row = f'{label:44s} {median:10.3f} {p99:8.3f} {worst:8.3f}'
+            row = f'{label:48s} {median:10.3f} {p99:8.3f} {worst:8.3f}'
             if not torch_note:
                 t = torch_results[name]
                 row += f' {t["median_ms"]:12.3f} {t["p99_ms"]:9.3f} {t["max_diff"]:10.1e}'
@@ -414,7 +414,7 @@ def main(argv=None) -> int:
                   f'(max |diff| vs onnxruntime over a 20-step rollout)')
 
         print(f'\nrunner step: policy_runner timer callback, {args.steps} steps [ms]')
-        print(f'{"spec + model":44s} {"median":>10s} {"p99":>8s} {"max":>8s}')
+        print(f'{"spec + model":48s} {"median":>10s} {"p99":>8s} {"max":>8s}')
         cases = [
             ('policies/playground_reorient.yaml', directory / 'mlp.onnx',
              'playground_reorient + MLP (FK for the palm)'),
@@ -426,7 +426,7 @@ def main(argv=None) -> int:
         for spec, model, label in cases:
             step_results[spec] = bench_runner_step(spec, str(model), args.steps)
             median, p99, worst = step_results[spec]
-            print(f'{label:44s} {median:10.3f} {p99:8.3f} {worst:8.3f}')
+            print(f'{label:48s} {median:10.3f} {p99:8.3f} {worst:8.3f}')
 
         (age_median, age_p99, age_max), published = bench_state_age(
             args.age_seconds, 'policies/playground_reorient.yaml', str(directory / 'mlp.onnx'))
