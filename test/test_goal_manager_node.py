@@ -26,6 +26,7 @@ from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from hand_control.hand_profile import load_hand_profile
 from inhand import qos
 from inhand.messages import msg_to_pose, pose_to_msg
+from inhand.paths import config_path
 from inhand.transforms import rotation_between
 import numpy as np
 from policy_node.goal_manager_node import GoalManagerNode, RESULTS_QOS
@@ -37,6 +38,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Int32, String
+import yaml
 
 pytestmark = pytest.mark.ros
 PROFILE = load_hand_profile('shadow')
@@ -155,3 +157,17 @@ def test_lost_pose_ends_the_episode_and_shutdown_records_the_running_one(tmp_pat
         h.spin_until(lambda: h.episodes[-1:] == [1], what='episode 1')
     records = read_jsonl(results)
     assert [(r['episode'], r['reason']) for r in records] == [(0, 'pose_lost'), (1, 'stopped')]
+
+
+def test_the_shipped_parameter_file_names_only_declared_parameters():
+    path = config_path('policies/goal_manager.params.yaml')
+    keys = yaml.safe_load(path.read_text())['goal_manager']['ros__parameters']
+    rclpy.init(args=['--ros-args', '--params-file', str(path)])
+    try:
+        node = GoalManagerNode()
+        assert {k: node.get_parameter(k).value for k in keys} == keys
+        declared = set(node._parameters) - {'use_sim_time', 'start_type_description_service'}
+        assert declared == set(keys)
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()

@@ -27,6 +27,7 @@ from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from hand_control.hand_profile import load_hand_profile
 from inhand import qos
 from inhand.messages import pose_to_msg
+from inhand.paths import config_path
 from inhand.ros_runtime import run_node
 import numpy as np
 from policy_node.policy_runner_node import PolicyRunnerNode
@@ -212,3 +213,17 @@ def test_a_mismatched_policy_exits_2_naming_the_term(tmp_path, capfd):
     assert code == 2
     err = capfd.readouterr().err
     assert "'fingertips'" in err and 'expected size 12' in err and 'actual size 15' in err
+
+
+def test_the_shipped_parameter_file_names_only_declared_parameters():
+    path = config_path('policies/policy_runner.params.yaml')
+    keys = yaml.safe_load(path.read_text())['policy_runner']['ros__parameters']
+    rclpy.init(args=['--ros-args', '--params-file', str(path)])
+    try:
+        node = PolicyRunnerNode()
+        assert {k: node.get_parameter(k).value for k in keys} == keys
+        declared = set(node._parameters) - {'use_sim_time', 'start_type_description_service'}
+        assert declared == set(keys)
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
