@@ -67,7 +67,9 @@ def policy_graph(results_file):
     ]
     if HAS_LIMITER:
         nodes.append(node_spec('safety_limiter', LIMITER_MODULE,
-                               parameters={'use_sim_time': True}))
+                               parameters={'use_sim_time': True},
+                               param_files=('safety_limiter.yaml',),
+                               remappings=GROUND_TRUTH))
     return nodes
 
 
@@ -96,6 +98,9 @@ def test_commands_flow_at_the_spec_rate_and_reach_the_hand(policy_graph_running)
     assert abs(np.median(period) - 0.05) < 0.006, period
     assert np.mean(period) < 0.06, period
     assert tuple(raw[-1].name) == load_hand_profile('shadow').actuated_joint_names
+    # Commands reach the hand's topic (through the limiter when it runs).
+    hand = probe.subscribe('/hand/command', JointState)
+    probe.wait_until(lambda: len(hand) >= 10, timeout=30, what='commands on /hand/command')
     # The demo gait moves the first finger over its 2 s period: the hand follows.
     states = probe.subscribe('/joint_states', JointState)
     start = len(states)
