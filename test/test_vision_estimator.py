@@ -261,6 +261,13 @@ def test_registry_and_estimator_config():
     assert estimator.layout.ids == load_cube_layout().ids
     with pytest.raises(ValueError, match="unknown estimator 'onnx_keypoints'"):
         create_estimator('onnx_keypoints', {})
+    # An estimator from elsewhere, by 'module:factory', with no registration.
+    loaded = create_estimator('vision_pose.estimator:aruco_from_settings', {'use_roi': False})
+    assert isinstance(loaded, ArucoCubeEstimator) and not loaded.config.use_roi
+    with pytest.raises(ValueError, match='cannot load it'):
+        create_estimator('vision_pose.nowhere:Estimator', {})
+    with pytest.raises(ValueError, match='not an Estimator'):
+        create_estimator('builtins:dict', {})
     with pytest.raises(ValueError, match=r"fusion: unknown key\(s\) \['huber'\]"):
         create_estimator('aruco', {'fusion': {'huber': 1.0}})
     with pytest.raises(ValueError, match='detector.corner_refinement: expected str'):

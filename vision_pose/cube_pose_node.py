@@ -119,7 +119,8 @@ class CubePoseNode(Node):
                                    'Frame of the published pose and of the extrinsics.')
         estimator_name = declare(self, 'estimator', 'aruco',
                                  f'Estimator implementation (registered: '
-                                 f'{", ".join(available_estimators())}).')
+                                 f'{", ".join(available_estimators())}) or '
+                                 '"package.module:factory".')
         estimator_file = declare(self, 'estimator_config', 'vision/aruco_estimator.yaml',
                                  'Settings of the estimator (config/vision/*.yaml or a path).')
         slop = declare(self, 'sync_slop', 0.004,

@@ -23,6 +23,7 @@ register_estimator('name', factory); the `estimator` parameter picks it. See doc
 """
 import abc
 import dataclasses
+import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -140,9 +141,28 @@ def available_estimators() -> list:
 
 
 def create_estimator(name: str, settings: dict | None = None) -> Estimator:
-    """Build the estimator registered as name, from its config section (a dict)."""
+    """
+    Build an estimator from its config section (a dict).
+
+    name is a registered name ('aruco'), or 'package.module:factory' for an estimator that
+    lives elsewhere: the module is imported and factory(settings) called, so a new estimator
+    needs no change here or in the node.
+    """
+    if name not in _REGISTRY and ':' in name:
+        module_name, _, attribute = name.partition(':')
+        try:
+            module = importlib.import_module(module_name)
+            factory = getattr(module, attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f'estimator {name!r}: cannot load it ({exc})') from exc
+        estimator = factory(settings or {})
+        if not isinstance(estimator, Estimator):
+            raise ValueError(f'estimator {name!r} built a {type(estimator).__name__}, '
+                             'not an Estimator')
+        return estimator
     if name not in _REGISTRY:
-        raise ValueError(f'unknown estimator {name!r} (available: {available_estimators()})')
+        raise ValueError(f'unknown estimator {name!r} (available: {available_estimators()}, '
+                         "or 'package.module:factory')")
     return _REGISTRY[name](settings or {})
 
 
