@@ -199,6 +199,8 @@ def test_debug_overlay_draws_markers_and_cube():
     assert overlay.shape == (320, 320, 3)
     assert tuple(overlay[160, 160 + 15]) == (255, 0, 0)       # the cube's x axis, in red
     assert np.any(np.all(overlay == (0, 255, 255), axis=2))   # the marker outline
+    mono = draw_debug(image[:, :, None], camera, None, None)     # a mono8 message's array
+    assert mono.shape == (320, 320, 3)
 
 
 # ------------------------------------------------------------------------ sync

@@ -49,7 +49,7 @@ from vision_pose.camera_model import (CameraModel, CameraModelError, Extrinsics,
                                       intrinsics_from_camera_info)
 from vision_pose.debug_draw import draw_debug
 from vision_pose.estimator import (available_estimators, CameraFrame, create_estimator,
-                                   FrameSet, pose_matrix)
+                                   FrameSet, pose_matrix, Report)
 from vision_pose.static_tf import StaticTransforms
 from vision_pose.sync import FrameSync
 
@@ -244,7 +244,11 @@ class CubePoseNode(Node):
         stamp = stamp_to_sec(msg.header.stamp)
         # The per-camera half of the work happens now, as each image arrives; the image that
         # completes a set then leaves only its own share and the fusion.
-        frame = self.estimator.preprocess(CameraFrame(camera=model, image=image, stamp=stamp))
+        frame = CameraFrame(camera=model, image=image, stamp=stamp)
+        try:
+            frame = self.estimator.preprocess(frame)
+        except Exception as exc:  # noqa: B902 - estimate() gets the raw frame and retries
+            self.get_logger().error(f'preprocess failed: {exc!r}', throttle_duration_sec=5.0)
         synced = self.sync.add(name, stamp, (frame, msg.header.stamp))
         if synced is not None:
             self._estimate(synced, arrived)
@@ -253,8 +257,14 @@ class CubePoseNode(Node):
     def _estimate(self, synced, arrived):
         frames = tuple(frame for frame, _ in synced.frames.values())
         newest = max(synced.frames.values(), key=lambda f: f[0].stamp)
-        estimate = self.estimator.estimate(
-            FrameSet(stamp=synced.stamp, frames=frames, missing=synced.missing))
+        try:
+            estimate = self.estimator.estimate(
+                FrameSet(stamp=synced.stamp, frames=frames, missing=synced.missing))
+        except Exception as exc:  # noqa: B902 - one bad frame set must not stop the graph
+            self.get_logger().error(f'estimator failed: {exc!r}', throttle_duration_sec=5.0)
+            self.estimator.last_report = Report(stamp=synced.stamp, reason=f'estimator '
+                                                f'failed: {exc!r}')
+            estimate = None
         self.last_report = self.estimator.last_report
         if estimate is not None:
             msg = PoseWithCovarianceStamped()

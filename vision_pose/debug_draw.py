@@ -29,6 +29,8 @@ def draw_debug(image: np.ndarray, camera: CameraModel, detections=None, pose=Non
     detections: marker_detector.Detections (drawn with their ids); pose: (R, t) of the cube in
     the world, drawn as its 12 edges (yellow) and x/y/z axes (red/green/blue).
     """
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
     if image.ndim == 2:
         canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     else:

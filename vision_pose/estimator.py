@@ -23,8 +23,8 @@ register_estimator('name', factory); the `estimator` parameter picks it. See doc
 """
 import abc
 import dataclasses
-import importlib
 from dataclasses import dataclass, field
+import importlib
 from typing import Callable
 
 from inhand.transforms import matrix_to_quat, quat_to_matrix
