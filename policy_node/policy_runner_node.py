@@ -118,6 +118,7 @@ class PolicyRunnerNode(Node):
         self.last_published = None            # (time, targets)
         self.home_ramp = None
         self.policy_started = False
+        self.seed_from_measured = False
         self.skip_reason = ''
         self.counts = {'published': 0, 'skipped': 0}
         self.step_times = []
@@ -161,7 +162,10 @@ class PolicyRunnerNode(Node):
         if msg.data != self.episode:
             self.episode = msg.data
             if self.reset_on_episode and self.mode == 'run':
-                self.policy_started = False      # restarted at the next step
+                # Restarted at the next step from the measured pose, as a trainer's reset
+                # seeds its targets (the episode may have begun with a reset of the hand).
+                self.policy_started = False
+                self.seed_from_measured = True
 
     def _joint_arrays(self):
         """Return (positions, velocities) in profile order, or a reason string."""
@@ -219,6 +223,7 @@ class PolicyRunnerNode(Node):
         self.mode = mode
         self.home_ramp = None
         self.policy_started = False
+        self.seed_from_measured = False
         self.mode_pub.publish(String(data=mode))
 
     def _on_mode(self, mode: str, response):
@@ -278,8 +283,10 @@ class PolicyRunnerNode(Node):
 
     def _policy_step(self, positions, velocities) -> np.ndarray:
         if not self.policy_started:
-            self.runner.start(self._current_targets(positions))
+            self.runner.start(positions[self.runner.joint_indices] if self.seed_from_measured
+                              else self._current_targets(positions))
             self.policy_started = True
+            self.seed_from_measured = False
         cube_position = cube_quat = goal_quat = None
         if self.runner.needs_cube:
             cube_position, cube_quat = msg_to_pose(self.cube.value.pose.pose)

@@ -227,3 +227,24 @@ def test_the_shipped_parameter_file_names_only_declared_parameters():
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_a_new_episode_restarts_the_policy_from_the_measured_pose():
+    with runner_node() as h:
+        h.publish_goal()
+        h.call('run')
+        h.spin_until(lambda: h.node.runner.steps >= 10, what='10 policy steps')
+        seeds = []
+        start = h.node.runner.start
+        h.node.runner.start = lambda target: (seeds.append(np.array(target)), start(target))
+        h.q = PROFILE.home.copy()
+        h.q[PROFILE.index('rh_FFJ3')] = 1.0          # the hand was moved (a reset, a push)
+        h.spin(0.1)
+        assert seeds == []
+        h.episode_pub.publish(Int32(data=7))
+        h.spin_until(lambda: seeds, what='the policy restarted')
+        # Playground-style seeding: the targets start from the measured pose, not from the
+        # last command, so the first joint error of the new episode is zero.
+        np.testing.assert_allclose(seeds[0], h.q[PROFILE.actuated_indices])
+        h.spin(0.3)
+        assert len(seeds) == 1                      # once per episode change
