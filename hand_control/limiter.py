@@ -712,8 +712,10 @@ class SafetyLimiter:
             self.clamps[1] += tracking
             self.clamps[2] += upper < v_want
             self.clamps[2] += lower > v_want
-        # Pressing: held off by the tracking window, or pushed against a position limit.
-        pressed = tracking | (self._pushing & (goal == x_new))
+        # Pressing: held off by the tracking window, or a policy pushing against a position
+        # limit (its raw target beyond the window while the target sits at the edge).
+        pressed = tracking | (self._pushing & (goal == x_new)) if self._commanding \
+            else tracking
         self.wear.record(t, x_new, step, min(elapsed, self.wear.width), pressed)
         self._x = x_new
         self._t_out = t

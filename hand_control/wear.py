@@ -191,7 +191,6 @@ class WearMonitor:
         self.version = 0                        # bumped whenever scale changes
         self._anchor = None                     # extreme target of the current stroke
         self._bucket = None                     # absolute index of the current bucket
-        self._start = None                      # time accounting (re)started
         self._duty = np.zeros(n)
         self.events = []                        # (level, text) for the node to log
 
@@ -204,7 +203,6 @@ class WearMonitor:
         self._resting = True
         self._anchor = None
         self._bucket = None
-        self._start = None
 
     def restart_stroke(self, x: np.ndarray):
         """Start reversal detection afresh at x (outputs (re)start after a gap)."""
@@ -264,7 +262,6 @@ class WearMonitor:
             self._travel[:] = 0
             self._reversals[:] = 0
             self._pressed[:] = 0
-            self._start = t
         elif bucket - self._bucket >= n_buckets:
             self._travel[:] = 0
             self._reversals[:] = 0
@@ -290,11 +287,9 @@ class WearMonitor:
                 'pressed_fraction': self._pressed.sum(axis=0) / span}
 
     def _span(self, t: float) -> float:
-        # Until a full window has passed, rates are over the time actually accounted, but never
-        # over less than one bucket (a single burst must not read as a huge rate).
-        if self._start is None:
-            return self.config.window
-        return float(min(self.config.window, max(self.width, t - self._start)))
+        # Rates are always over the whole window, also just after a start: a short burst
+        # then reads as a low rate rather than as a huge one (no throttle at the first twitch).
+        return self.config.window
 
     def _update_throttle(self, t: float):
         cfg = self.config
