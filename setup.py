@@ -55,6 +55,10 @@ setup(
         'console_scripts': [
             'inhand = inhand.cli:main',
             'sim_bridge = sim_bridge.node:main',
+            'safety_limiter = hand_control.safety_limiter_node:main',
+            'policy_runner = policy_node.policy_runner_node:main',
+            'goal_manager = policy_node.goal_manager_node:main',
+            'cube_pose = vision_pose.cube_pose_node:main',
         ],
     },
 )

@@ -56,6 +56,20 @@ ARGUMENTS = (
     Argument('real_time_factor', '1.0',
              'Simulator speed relative to the wall clock; 0 runs as fast as possible.'),
     Argument('cameras', 'true', 'Simulate and publish the camera images.', ('true', 'false')),
+    Argument('pose_source', '',
+             'Cube pose for the policy and the limiter: gt (the simulator\'s /cube/pose_gt) or '
+             'vision (the cube_pose node). Empty: gt with the simulator, vision without.',
+             ('', 'gt', 'vision')),
+    Argument('policy', 'policies/inhand_demo.yaml',
+             'Policy spec (config/policies/*.yaml or a path); the spec names its ONNX model.'),
+    Argument('policy_mode', '',
+             'Policy runner mode at start: idle, home or run. Empty: run with the simulator, '
+             'idle on the real hand (start it with the ~/run service).',
+             ('', 'idle', 'home', 'run')),
+    Argument('goal_mode', 'sequence',
+             'Goals: sequence (seeded, reproducible) or random.', ('sequence', 'random')),
+    Argument('results_file', '~/.ros/inhand/episodes.jsonl',
+             'Episode results are appended here (JSON lines); empty: not written.'),
 )
 
 
@@ -76,6 +90,15 @@ def resolve_arguments(overrides: dict) -> dict:
             raise GraphError(f'{name}:={args[name]!r} is not one of {list(arg.choices)}')
     if not args['use_sim_time']:
         args['use_sim_time'] = args['sim']
+    if not args['pose_source']:
+        args['pose_source'] = 'gt' if args['sim'] == 'true' else 'vision'
+    if args['pose_source'] == 'gt' and args['sim'] != 'true':
+        raise GraphError('pose_source:=gt needs the simulator (sim:=true): the real cube has '
+                         'no ground truth')
+    if args['pose_source'] == 'vision' and args['sim'] == 'true' and args['cameras'] != 'true':
+        raise GraphError('pose_source:=vision needs the camera images (cameras:=true)')
+    if not args['policy_mode']:
+        args['policy_mode'] = 'run' if args['sim'] == 'true' else 'idle'
     try:
         if float(args['real_time_factor']) < 0:
             raise ValueError
@@ -101,8 +124,33 @@ def bringup(args: dict) -> list:
             parameters={'hand': args['hand'], 'use_sim_time': False,
                         'real_time_factor': float(args['real_time_factor']),
                         'enable_cameras': _flag(args['cameras'])}))
-    # Later nodes (limiter, policy, vision) join here with 'use_sim_time': sim_time.
-    del sim_time
+    # Which cube pose the consumers read: remapped to the simulator's ground truth, or left on
+    # /cube/pose where the cube_pose node publishes its estimate.
+    cube_remap = (('cube/pose', 'cube/pose_gt'),) if args['pose_source'] == 'gt' else ()
+    common = {'hand': args['hand'], 'use_sim_time': sim_time}
+    if args['pose_source'] == 'vision':
+        nodes.append(NodeSpec(
+            name='cube_pose', executable='cube_pose', module='vision_pose.cube_pose_node',
+            param_files=('vision/cube_pose.yaml',), parameters={'use_sim_time': sim_time}))
+    nodes.append(NodeSpec(
+        name='safety_limiter', executable='safety_limiter',
+        module='hand_control.safety_limiter_node', param_files=('safety_limiter.yaml',),
+        parameters=dict(common), remappings=cube_remap))
+    nodes.append(NodeSpec(
+        name='goal_manager', executable='goal_manager', module='policy_node.goal_manager_node',
+        param_files=('policies/goal_manager.params.yaml',),
+        parameters=dict(common, goal_mode=args['goal_mode'],
+                        results_file=args['results_file'],
+                        # In the simulator a finished episode resets the cube into the palm.
+                        reset_service='/sim_bridge/reset_random'
+                        if _flag(args['sim']) else ''),
+        remappings=cube_remap))
+    nodes.append(NodeSpec(
+        name='policy_runner', executable='policy_runner',
+        module='policy_node.policy_runner_node',
+        param_files=('policies/policy_runner.params.yaml',),
+        parameters=dict(common, spec=args['policy'], initial_mode=args['policy_mode']),
+        remappings=cube_remap))
     return nodes
 
 

@@ -147,7 +147,7 @@ class SimBridgeNode(Node):
             names, positions = parse_joint_command(msg, self.commandable)
         except JointCommandError as exc:
             self.rejected += 1
-            self.get_logger().warn(f'rejected /hand/command: {exc} ({self.rejected} so far)',
+            self.get_logger().warning(f'rejected /hand/command: {exc} ({self.rejected} so far)',
                                    throttle_duration_sec=1.0)
             return
         with self.lock:
@@ -256,7 +256,7 @@ class SimBridgeNode(Node):
             self.dropped = dropped
             self.drop_pub.publish(Bool(data=dropped))
             if dropped:
-                self.get_logger().warn('cube dropped (below the palm); call ~/reset')
+                self.get_logger().warning('cube dropped (below the palm); call ~/reset')
         due = [name for name, camera in self.cameras.items()
                if camera['schedule'].due(now) and (
                    camera['image'].get_subscription_count() > 0
