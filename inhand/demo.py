@@ -138,7 +138,7 @@ def summarize(launcher, monitor, seconds, args) -> list:
                 note = '  <- expected, none received'
                 problems.append(f'no messages on {topic}')
             if count or when in active:
-                print(f'  {topic:<40} {count / seconds:8.1f} Hz{note}')
+                print(f'  {topic:<40} {count / seconds:8.1f} Hz  ({count} messages){note}')
         if monitor.first_clock is not None and monitor.last_wall > monitor.first_wall:
             factor = (monitor.last_clock - monitor.first_clock) / (
                 monitor.last_wall - monitor.first_wall)

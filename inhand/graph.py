@@ -57,7 +57,7 @@ ARGUMENTS = (
              'Simulator speed relative to the wall clock; 0 runs as fast as possible.'),
     Argument('cameras', 'true', 'Simulate and publish the camera images.', ('true', 'false')),
     Argument('pose_source', '',
-             'Cube pose for the policy and the limiter: gt (the simulator\'s /cube/pose_gt) or '
+             "Cube pose for the policy and the limiter: gt (the simulator's /cube/pose_gt) or "
              'vision (the cube_pose node). Empty: gt with the simulator, vision without.',
              ('', 'gt', 'vision')),
     Argument('policy', 'policies/inhand_demo.yaml',

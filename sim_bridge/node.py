@@ -147,8 +147,9 @@ class SimBridgeNode(Node):
             names, positions = parse_joint_command(msg, self.commandable)
         except JointCommandError as exc:
             self.rejected += 1
-            self.get_logger().warning(f'rejected /hand/command: {exc} ({self.rejected} so far)',
-                                   throttle_duration_sec=1.0)
+            self.get_logger().warning(
+                f'rejected /hand/command: {exc} ({self.rejected} so far)',
+                throttle_duration_sec=1.0)
             return
         with self.lock:
             self.pending_command = (names, positions)
