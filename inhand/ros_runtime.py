@@ -19,38 +19,50 @@ run_node() initialises rclpy with the command line (so --ros-args, --params-file
 work), builds the node, spins it, and returns an exit code: 0 after SIGINT/SIGTERM, 2 when the
 node refused its configuration (a ConfigError: bad profile, missing file, wrong model shape),
 1 on any other crash, including a worker thread that set `node.fatal_error` and asked for
-shutdown. rclpy's own signal handlers turn SIGINT and SIGTERM into a context
-shutdown on Jazzy and Kilted alike, which ends spin() with ExternalShutdownException.
+shutdown.
+
+Shutdown order matters for nodes with worker threads (the simulator's physics and camera
+threads publish from outside the executor): rclpy's own signal handlers would shut the context
+down at once, under a thread that is publishing, which can crash the process. So SIGINT and
+SIGTERM only request a stop here; the spin loop then ends, node.close() stops the workers, the
+node is destroyed and only then is the context shut down.
 """
+import signal
 import sys
+import threading
 import time
 import traceback
 
 from inhand.config import ConfigError
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
 
 
 def run_node(node_factory, args=None) -> int:
-    """Create the node with node_factory(), spin until shutdown, return the exit code."""
-    rclpy.init(args=sys.argv if args is None else args)
+    """Create the node with node_factory(), spin until a stop is requested, return the code."""
+    stop = threading.Event()
+    rclpy.init(args=sys.argv if args is None else args,
+               signal_handler_options=SignalHandlerOptions.NO)
+    previous = {s: signal.signal(s, lambda *_: stop.set())
+                for s in (signal.SIGINT, signal.SIGTERM)}
     node = None
     code = 0
     try:
         node = node_factory()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         code = 0
     except ConfigError as exc:
         print(f'[FATAL] configuration error: {exc}', file=sys.stderr, flush=True)
         code = 2
     except Exception:  # noqa: B902 - a crashed node must say why and exit non-zero
-        if _context_going_down():
-            # A SIGINT/SIGTERM that lands while the executor converts a message makes rclpy
-            # raise RuntimeError from take_message instead of ExternalShutdownException;
-            # the context goes down moments later. A requested stop, not a crash.
+        if stop.is_set() or _context_going_down():
+            # A stop that lands while the executor converts a message can surface as an
+            # error from take_message. A requested stop, not a crash.
             print('[INFO] stopped while taking a message', file=sys.stderr, flush=True)
             code = 0
         else:
@@ -67,6 +79,8 @@ def run_node(node_factory, args=None) -> int:
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return code
 
 
