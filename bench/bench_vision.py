@@ -41,6 +41,10 @@ Latency table: estimator time per frame set at 3x200x200 and 3x640x480, on a mov
 with search windows from the last pose (as the node runs) and cold: "whole set" does all three
 detections and the fusion at once; "after last frame" is what the node has left when the last
 image of a set arrives (the others were preprocessed on arrival): one detection + fusion.
+Node table: the cube_pose node as a process, fed 15 Hz frame sets by this benchmark over DDS:
+its own callback latency (from its /diagnostics), the end-to-end time from publishing the last
+image of a set to receiving the pose, and how many sets and images got through (640x480 images
+over UDP with best-effort QoS are lost when socket buffers overflow; image_qos:=reliable helps).
 Goals (three cameras fused): median <= 2 mm and <= 1 deg, p90 <= 5 mm and <= 3 deg, detection
 on >= 98 % of poses, pose out <= 10 ms after the last frame of a set.
 """
@@ -268,6 +272,130 @@ def latency(sim, cameras, layout, frames, use_roi, seed, repeats=3):
     return np.array(times[2:])       # the first frames have no track yet
 
 
+# ------------------------------------------------------------------------------ node
+
+def node_latency(sim, cameras, frames, seed, image_qos='sensor_data', transport=''):
+    """
+    Run the cube_pose node as a process, feed it frame sets, and time the answers.
+
+    Returns (callback latency ms from the node's /diagnostics: median, max; end-to-end ms from
+    publishing the last image of a set to receiving its pose: array). End-to-end includes DDS
+    transport of the images, which is not the node's doing.
+    """
+    import io
+    from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
+    from inhand import dds_env
+    from inhand.graph import NodeSpec
+    from inhand.launcher import Launcher
+    from inhand.messages import image_to_msg, pose_to_msg, sec_to_stamp, stamp_to_sec
+    from inhand.qos import LATCHED, SENSOR_PUB, SENSOR_SUB
+    import rclpy
+    from rclpy.node import Node
+    from sensor_msgs.msg import CameraInfo, Image
+    from diagnostic_msgs.msg import DiagnosticArray
+    from tf2_msgs.msg import TFMessage
+
+    saved = dict(os.environ)
+    env = dds_env.isolate(dict(os.environ))
+    if transport:
+        env['FASTDDS_BUILTIN_TRANSPORTS'] = transport
+    else:
+        env.pop('FASTDDS_BUILTIN_TRANSPORTS', None)
+    os.environ.clear()
+    os.environ.update(env)
+    spec = NodeSpec(name='cube_pose', executable='cube_pose', module='vision_pose.cube_pose_node',
+                    param_files=('vision/cube_pose.yaml',),
+                    parameters={'diagnostics_period': 0.5, 'image_qos': image_qos})
+    specs = [sim.camera(c.name) for c in cameras]
+    rng = np.random.default_rng(seed)
+    sim.reset()
+    rest, _ = sim.cube_pose()
+    start = random_quat(rng)
+    rendered = []
+    for k in range(frames):
+        turn = np.concatenate([[np.cos(0.05 * k)], np.sin(0.05 * k) * np.array([0.6, 0.0, 0.8])])
+        sim.set_cube_pose(rest + [0.0, 0.0, 0.01], quat_multiply(turn, start))
+        rendered.append([sim.render(c.name) for c in cameras])
+    launcher = Launcher([spec], env=env, output=io.StringIO())
+    launcher.start()
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = Node('bench_vision_feeder', context=context)
+    executor = rclpy.executors.SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    received, diagnostics = {}, []
+    node.create_subscription(PoseWithCovarianceStamped, 'cube/pose', lambda m: received.setdefault(
+        round(stamp_to_sec(m.header.stamp), 6), time.perf_counter()), SENSOR_SUB)
+    node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    tf = TFMessage()
+    for camera_spec in specs:
+        transform = TransformStamped(child_frame_id=camera_spec.frame_id)
+        transform.header.frame_id = 'world'
+        pose_to_msg(camera_spec.position, camera_spec.quat_wxyz, transform.transform)
+        tf.transforms.append(transform)
+    node.create_publisher(TFMessage, '/tf_static', LATCHED).publish(tf)
+    publishers = []
+    for camera_spec in specs:
+        info = CameraInfo(width=camera_spec.width, height=camera_spec.height,
+                          distortion_model='plumb_bob', d=[0.0] * 5,
+                          k=np.asarray(camera_spec.K, float).ravel().tolist())
+        info.header.frame_id = camera_spec.frame_id
+        publishers.append((camera_spec, info,
+                           node.create_publisher(Image, f'/cameras/{camera_spec.name}/image_raw',
+                                                 SENSOR_PUB),
+                           node.create_publisher(CameraInfo,
+                                                 f'/cameras/{camera_spec.name}/camera_info',
+                                                 SENSOR_PUB)))
+    sent, total_sent = {}, [0]
+
+    def send(k, t):
+        stamp = sec_to_stamp(t)
+        for (camera_spec, info, image_pub, info_pub), image in zip(publishers, rendered[k]):
+            info.header.stamp = stamp
+            info_pub.publish(info)
+            image_pub.publish(image_to_msg(image, stamp, camera_spec.frame_id))
+        sent[round(t, 6)] = time.perf_counter()
+        total_sent[0] += 1
+
+    try:
+        deadline = time.monotonic() + 60.0
+        t = 1000.0
+        while not received and time.monotonic() < deadline:       # discovery and warm-up
+            t += 1 / 15.0
+            send(0, t)
+            executor.spin_once(timeout_sec=1 / 15.0)
+        sent.clear()
+        for k in range(frames):
+            t += 1 / 15.0
+            send(k, t)
+            until = time.monotonic() + 1 / 15.0
+            while time.monotonic() < until:
+                executor.spin_once(timeout_sec=max(0.0, until - time.monotonic()))
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+        launcher.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
+    e2e = np.array([received[s] - sent[s] for s in sent if s in received]) * 1e3
+    values, images = {}, {}
+    for array in diagnostics:
+        for status in array.status:
+            kv = {kv.key: kv.value for kv in status.values}
+            if status.name == 'cube_pose: estimator':
+                values = kv
+            elif status.name.startswith('cube_pose: camera '):
+                images[status.name] = int(kv.get('images', 0))
+    callback = (float(values.get('latency_ms_median', 'nan')),
+                float(values.get('latency_ms_max', 'nan')))
+    delivered = sum(images.values()) / max(1, len(cameras) * total_sent[0])
+    return callback, e2e, len(e2e) / max(1, len(sent)), delivered
+
+
 # ------------------------------------------------------------------------------ main
 
 def main(argv=None) -> int:
@@ -275,6 +403,8 @@ def main(argv=None) -> int:
     parser.add_argument('--poses', type=int, default=200)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--latency-frames', type=int, default=60)
+    parser.add_argument('--no-node', action='store_true',
+                        help='skip the node-level latency run (a cube_pose process)')
     args = parser.parse_args(argv)
     started = time.monotonic()
     layout = load_cube_layout()
@@ -320,6 +450,14 @@ def main(argv=None) -> int:
             for use_roi in (True, False):
                 lat[(label, use_roi)] = latency(sim, cams, layout, args.latency_frames,
                                                 use_roi, args.seed + 7)
+        node = {}
+        if not args.no_node:
+            for label, sim, cams, qos, transport in (
+                    ('3x200x200', small, cams_small, 'sensor_data', ''),
+                    ('3x640x480', large, cams_large, 'sensor_data', ''),
+                    ('3x640x480', large, cams_large, 'reliable', '')):
+                node[(label, qos, transport)] = node_latency(
+                    sim, cams, args.latency_frames, args.seed + 9, qos, transport)
 
     print(f'\nvision_pose accuracy: {args.poses} random in-hand poses, ground truth from the '
           f'sim (errors over detected sets; single/baseline: per camera frame)')
@@ -344,6 +482,21 @@ def main(argv=None) -> int:
                  for k in range(4)]
         print(f'{label:10s} {"roi" if use_roi else "cold":8s} {cells[0]:>15s} {cells[1]:>19s} '
               f'{cells[2]:>16s} {cells[3]:>21s}')
+
+    if node:
+        print('\ncube_pose node as a process, fed 15 Hz frame sets of a moving cube (ms): '
+              '"callback" = last image\'s callback to publish (node /diagnostics); '
+              '"end-to-end" = publish of the last image to receipt of the pose (adds DDS)')
+        print(f'{"frame set":10s} {"image_qos / transport":24s} {"callback med":>12s} '
+              f'{"max":>7s} {"end-to-end med":>15s} {"p90":>7s} {"sets answered":>14s} '
+              f'{"images delivered":>17s}')
+        for (label, qos, transport), result in node.items():
+            (median, worst), e2e, answered, delivered = result
+            qos = f'{qos} / {transport or "default"}'
+            e2e_median, e2e_p90 = (np.median(e2e), np.percentile(e2e, 90)) if len(e2e) \
+                else (float('nan'), float('nan'))
+            print(f'{label:10s} {qos:24s} {median:12.2f} {worst:7.2f} {e2e_median:15.2f} '
+                  f'{e2e_p90:7.2f} {100 * answered:13.1f}% {100 * delivered:16.1f}%')
 
     detection, (pm, p9, rm, r9), _, _ = rows[('clean', '200', 'fused3')].row()
     checks = [

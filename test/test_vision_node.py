@@ -23,6 +23,8 @@ The cube_pose node as a process.
 """
 import dataclasses
 import os
+import subprocess
+import sys
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
@@ -71,6 +73,20 @@ def statuses(probe, name_prefix, timeout=20.0, predicate=None):
 
 def values(status):
     return {kv.key: kv.value for kv in status.values}
+
+
+@pytest.mark.parametrize('argument, message', [
+    ('image_qos:=fast', 'image_qos'),
+    ('estimator:=onnx_keypoints', "unknown estimator 'onnx_keypoints'"),
+    ('estimator_config:=vision/missing.yaml', 'config file not found'),
+])
+def test_bad_configuration_is_refused_at_start(isolated_env, argument, message):
+    env = dds_env.isolate(dict(os.environ), domain_id=dds_env.pick_domain_id(os.getpid() + 2003))
+    result = subprocess.run(
+        [sys.executable, '-m', 'vision_pose.cube_pose_node', '--ros-args', '-p', argument],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
 
 
 def test_rig_extrinsics_match_the_simulator_cameras():

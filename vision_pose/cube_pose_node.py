@@ -34,6 +34,7 @@ vision_pose.estimator); its settings come from `estimator_config`.
 import sys
 import time
 
+import cv2
 from geometry_msgs.msg import PoseWithCovarianceStamped
 from inhand import diagnostics
 from inhand.config import ConfigError, load_yaml
@@ -43,6 +44,7 @@ from inhand.ros_runtime import declare, run_node
 from inhand.transforms import wxyz_from_xyzw
 import numpy as np
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 from vision_pose.camera_model import (CameraModel, CameraModelError, Extrinsics,
@@ -52,6 +54,13 @@ from vision_pose.estimator import (available_estimators, CameraFrame, create_est
                                    FrameSet, pose_matrix, Report)
 from vision_pose.static_tf import StaticTransforms
 from vision_pose.sync import FrameSync
+
+
+IMAGE_QOS = {
+    'sensor_data': SENSOR_SUB,
+    'reliable': QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE,
+                           history=HistoryPolicy.KEEP_LAST),
+}
 
 
 def rig_camera_names(rig_file: str) -> list:
@@ -131,7 +140,19 @@ class CubePoseNode(Node):
         self.debug_images = declare(self, 'publish_debug_images', False,
                                     'Publish <camera_namespace>/<name>/debug_image overlays.')
         period = declare(self, 'diagnostics_period', 1.0, 'Seconds between /diagnostics.')
+        image_qos = declare(self, 'image_qos', 'sensor_data',
+                            'QoS of the image subscriptions: "sensor_data" (best effort, the ROS '
+                            'convention) or "reliable" (large images over UDP: best effort '
+                            'loses most 640x480 frames when a socket buffer overflows).')
+        threads = declare(self, 'opencv_threads', 1,
+                          'Threads OpenCV may use (0: its default, one per core). One keeps '
+                          'the latency steady when the cores are shared with the simulator.')
 
+        if image_qos not in IMAGE_QOS:
+            raise ConfigError(f'image_qos: must be one of {sorted(IMAGE_QOS)}, got {image_qos!r}')
+        if threads < 0:
+            raise ConfigError(f'opencv_threads: must be >= 0, got {threads}')
+        cv2.setNumThreads(threads if threads > 0 else -1)
         if not names or len(set(names)) != len(names) or not all(names):
             raise ConfigError(f'cameras: need distinct non-empty names, got {list(names)}')
         if source not in ('tf_static', 'rig'):
@@ -164,7 +185,8 @@ class CubePoseNode(Node):
         for name, camera in self.cameras.items():
             base = f'{self.namespace}/{name}'
             self.create_subscription(Image, f'{base}/image_raw',
-                                     lambda msg, n=name: self._on_image(n, msg), SENSOR_SUB)
+                                     lambda msg, n=name: self._on_image(n, msg),
+                                     IMAGE_QOS[image_qos])
             self.create_subscription(CameraInfo, f'{base}/camera_info',
                                      lambda msg, n=name: self._on_info(n, msg), SENSOR_SUB)
             if self.debug_images:
