@@ -195,12 +195,19 @@ class SafetyLimiter:
         self.max_velocity = np.array([j.max_velocity for j in act])
         self.max_acceleration = np.array([j.max_acceleration for j in act])
         self._two_a = 2.0 * self.max_acceleration
+        self._a_squared = self.max_acceleration ** 2
+        uniform = bool((self.max_acceleration == self.max_acceleration[0]).all())
+        self._a_uniform = float(self.max_acceleration[0]) if uniform else 0.0
+        if uniform:
+            self._two_a = 2.0 * self._a_uniform
+        self._max_step_dt = cfg.max_step_dt
         every = [limits[name] for name in self.joint_names]
         self._fault_lo = np.array([j.min_position for j in every]) - cfg.fault_tolerance
         self._fault_hi = np.array([j.max_position for j in every]) + cfg.fault_tolerance
         home = (self.lower + self.upper) / 2 if home is None else np.asarray(home, dtype=float)
         self.home = np.clip(home, self.lower, self.upper)
         self.wear = wear if wear is not None else WearMonitor(self.names, cfg.wear)
+        self._wear_enabled = self.wear.config.enabled
 
         self._now = -math.inf
         # measured state
@@ -212,8 +219,10 @@ class SafetyLimiter:
         self._win_lo = self.lower.copy()  # tracking window inside the position window
         self._win_hi = self.upper.copy()
         self._cmd_cache = (None, None)
-        self._v_lim_key = None
+        self._v_lim_scale = 1.0
+        self._v_lim_version = self.wear.version
         self._v_lim = self.max_velocity
+        self._v_neg = -self.max_velocity
         # output stream
         self._streaming = False
         self._x = np.zeros(n)
@@ -243,6 +252,7 @@ class SafetyLimiter:
         # counters and events
         self.drops = Counter()
         self.clamps = np.zeros((3, n), dtype=np.int64)   # position, tracking, motion
+        self._clamps_position, self._clamps_tracking, self._clamps_motion = self.clamps
         self.counts = Counter()
         self._n_commands = 0
         self._n_outputs = 0
@@ -268,21 +278,23 @@ class SafetyLimiter:
             cols = np.array([p[1] for p in pairs], dtype=int)
             self._js_cache = (list(names), (rows, cols))
         values = positions[rows]
-        if not np.isfinite(values).all():
+        if np.count_nonzero(np.isfinite(values)) != len(values):
             bad = [names[r] for r, v in zip(rows, values) if not math.isfinite(v)]
             self._count_js_drop('non_finite', f'non-finite position for {", ".join(bad)}')
             return False
         self._measured[cols] = values
         self._measured_t[cols] = t
         m = self._measured[self._act]
-        self._complete = bool(np.isfinite(m).all())
+        self._complete = np.count_nonzero(np.isfinite(m)) == len(m)
         self._state_t = float(self._measured_t[self._act].min())
         # The tracking window moves only with the measurement: compute it here, not per command.
+        # Inside the position window always: when the measured pose is further than the
+        # tracking distance outside it, both ends sit on the window's nearest edge.
         d = self.config.max_tracking_error
-        self._win_lo = np.maximum(self.lower, m - d)
-        self._win_hi = np.minimum(self.upper, m + d)
+        self._win_lo = np.minimum(np.maximum(m - d, self.lower), self.upper)
+        self._win_hi = np.maximum(np.minimum(m + d, self.upper), self.lower)
         out = (values < self._fault_lo[cols]) | (values > self._fault_hi[cols])
-        if out.any() and self._fault is None:
+        if np.count_nonzero(out) and self._fault is None:
             i = int(np.flatnonzero(out)[0])
             j = cols[i]
             self._latch_fault(
@@ -329,7 +341,7 @@ class SafetyLimiter:
             return self._drop('length_mismatch', 'positions are not a flat list of numbers')
         if pos.shape != (count,):
             return self._drop('length_mismatch', f'{count} names but {pos.size} positions')
-        if not np.isfinite(pos).all():
+        if np.count_nonzero(np.isfinite(pos)) != count:
             bad = [nm for nm, p in zip(names, pos) if not math.isfinite(p)]
             return self._drop('non_finite', f'non-finite position for {", ".join(bad)}')
         if stamp:
@@ -354,7 +366,7 @@ class SafetyLimiter:
             self._goal = clipped
             pushing = clipped != pos
             self._pushing = pushing
-            self.clamps[0] += pushing
+            self._clamps_position += pushing
         else:
             clipped = np.minimum(np.maximum(pos, self.lower[idx]), self.upper[idx])
             self._goal[idx] = clipped
@@ -529,6 +541,7 @@ class SafetyLimiter:
         for reason in ('joint_states_length_mismatch', 'joint_states_non_finite',
                        'cube_pose_malformed'):
             values[f'dropped_{reason}'] = self.drops[reason]
+        self.wear.sync()
         figures = self.wear.window_figures(t)
         duty = self.wear.duty()
         odo = self.wear.odometer
@@ -616,6 +629,7 @@ class SafetyLimiter:
 
     def _start_stream(self, t: float):
         self._x = self._measured_window()
+        self._x.flags.writeable = False
         self._v = np.zeros(self.n)
         self._t_out = t
         self._streaming = True
@@ -664,71 +678,91 @@ class SafetyLimiter:
         return self._goal, 'active'
 
     def _window_target(self, desired: np.ndarray) -> np.ndarray:
-        free = np.minimum(np.maximum(desired, self.lower), self.upper)
-        return np.minimum(np.maximum(free, self._win_lo), self._win_hi)
+        return np.minimum(np.maximum(desired, self._win_lo), self._win_hi)
 
     def _step(self, t, desired, mode, speed_cap, count_clamps=False) -> Output:
-        """Move the targets toward desired as far as every limit allows; return the Output."""
+        """
+        Move the targets toward desired as far as every limit allows; return the Output.
+
+        desired must lie in the position window (goals, holds, ramps and home all do).
+        """
         restarted = self._restart_pending
         self._restart_pending = False
         elapsed = t - self._t_out
         x = self._x
-        if elapsed > self.config.max_step_dt:
-            dt = self.config.max_step_dt
+        if elapsed > self._max_step_dt:
+            dt = self._max_step_dt
             self._v = np.zeros(self.n)    # after a gap the targets were at rest
         elif elapsed > 0.0:
             dt = elapsed
         else:
             self._n_outputs += 1
             self._t_out = t
-            return Output(t, x.copy(), restarted, mode)
+            return Output(t, x, restarted, mode)
         v_prev = self._v
         # Tracking window (around the measured pose, inside the position window).
-        free = np.minimum(np.maximum(desired, self.lower), self.upper)
-        goal = np.minimum(np.maximum(free, self._win_lo), self._win_hi)
+        goal = np.minimum(np.maximum(desired, self._win_lo), self._win_hi)
         # Velocity that reaches the goal without overshooting it: braking distance planned at
         # a_max (v <= sqrt(2 a d), discretised so that it holds for any later step timing).
-        a_dt = self.max_acceleration * dt
         error = goal - x
         distance = np.abs(error)
-        brake = np.sqrt(a_dt * a_dt + self._two_a * distance)
+        if self._a_uniform:       # one acceleration limit for all joints: scalar arithmetic
+            a_dt = self._a_uniform * dt
+            brake = self._two_a * distance
+            brake += a_dt * a_dt
+        else:
+            a_dt = self.max_acceleration * dt
+            brake = self._two_a * distance
+            brake += self._a_squared * (dt * dt)
+        np.sqrt(brake, out=brake)
         brake -= a_dt
-        v_want = np.copysign(np.minimum(distance / dt, brake, out=brake), error)
-        # Velocity window: scaled limit (reached by braking at a_max), acceleration window.
-        v_lim = self._velocity_limit(t)
-        if speed_cap is not None:
-            v_lim = np.minimum(v_lim, speed_cap)
-        v_lim = np.maximum(v_lim, np.abs(v_prev) - a_dt)
-        upper = np.minimum(v_lim, v_prev + a_dt)
-        lower = np.maximum(-v_lim, v_prev - a_dt)
-        v = np.minimum(np.maximum(v_want, lower), upper)
+        distance /= dt
+        v_want = np.copysign(np.minimum(distance, brake, out=brake), error)
+        # Velocity window (a reduced limit is reached by braking at a_max), acceleration window.
+        v_lim, v_neg = self._velocity_limit(t)
+        if speed_cap is not None or v_lim is not self.max_velocity:
+            if speed_cap is not None:
+                v_lim = np.minimum(v_lim, speed_cap)
+            v_lim = np.maximum(v_lim, np.abs(v_prev) - a_dt)
+            v_neg = -v_lim
+        v = np.maximum(v_want, np.maximum(v_neg, v_prev - a_dt))
+        np.minimum(v, np.minimum(v_lim, v_prev + a_dt), out=v)
+        if count_clamps:
+            self._clamps_motion += v != v_want
         v *= dt
         v += x
+        # The braking plan keeps the targets inside the window; this clip only guards against
+        # floating-point rounding.
         x_new = np.minimum(np.maximum(v, self.lower, out=v), self.upper, out=v)
+        x_new.flags.writeable = False     # shared by the Output and the state: read-only
         step = x_new - x
         self._v = step / dt
-        tracking = goal != free
-        if count_clamps:
-            self.clamps[1] += tracking
-            self.clamps[2] += upper < v_want
-            self.clamps[2] += lower > v_want
-        # Pressing: held off by the tracking window, or a policy pushing against a position
-        # limit (its raw target beyond the window while the target sits at the edge).
-        pressed = tracking | (self._pushing & (goal == x_new)) if self._commanding \
-            else tracking
-        self.wear.record(t, x_new, step, min(elapsed, self.wear.width), pressed)
+        if self._wear_enabled or count_clamps:
+            tracking = goal != desired
+            if count_clamps:
+                self._clamps_tracking += tracking
+            # Pressing: held off by the tracking window, or a policy pushing against a position
+            # limit (its raw target beyond the window while the target sits at the edge).
+            if self._commanding:
+                tracking |= self._pushing & (goal == x_new)
+            self.wear.record(t, x_new, step, min(elapsed, self.wear.width), tracking)
         self._x = x_new
         self._t_out = t
         self._n_outputs += 1
-        return Output(t, x_new.copy(), restarted, mode)
+        return Output(t, x_new, restarted, mode)
 
-    def _velocity_limit(self, t: float) -> np.ndarray:
+    def _velocity_limit(self, t: float):
+        """Return the velocity limits now and their negatives (max_velocity when unscaled)."""
         scale = self.velocity_scale(t)
-        key = (scale, self.wear.version)
-        if key != self._v_lim_key:
-            self._v_lim_key = key
-            self._v_lim = self.max_velocity * scale * self.wear.scale
-        return self._v_lim
+        if scale != self._v_lim_scale or self.wear.version != self._v_lim_version:
+            self._v_lim_scale = scale
+            self._v_lim_version = self.wear.version
+            if scale == 1.0 and not self.wear.throttled.any():
+                self._v_lim = self.max_velocity
+            else:
+                self._v_lim = self.max_velocity * scale * self.wear.scale
+            self._v_neg = -self._v_lim
+        return self._v_lim, self._v_neg
 
     def _drop(self, reason: str, detail: str) -> Drop:
         self.drops[reason] += 1

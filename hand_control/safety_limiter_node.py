@@ -326,6 +326,7 @@ class SafetyLimiterNode(Node):
     def _save_odometer(self):
         self.last_save = time.monotonic()
         try:
+            self.core.wear.sync()
             self.odometer.save()
         except OSError as exc:
             self.get_logger().error(f'could not save the wear odometer: {exc}',

@@ -192,10 +192,12 @@ class WearMonitor:
         self._anchor = None                     # extreme target of the current stroke
         self._bucket = None                     # absolute index of the current bucket
         self._duty = np.zeros(n)
+        self._synced = np.zeros((3, n))         # current bucket's share already in the odometer
         self.events = []                        # (level, text) for the node to log
 
     def reset_window(self):
         """Forget the window (after a clock jump); the odometer keeps its totals."""
+        self.sync()
         self._travel[:] = 0
         self._reversals[:] = 0
         self._pressed[:] = 0
@@ -214,17 +216,12 @@ class WearMonitor:
         """Account one output: new targets x, their step dx, dt s since the last, pressed mask."""
         if not self.config.enabled:
             return
-        bucket = int(t // self.width)
-        if bucket != self._bucket:
-            self._roll(t, bucket)
-        row = bucket % self.config.buckets
-        travel = np.abs(dx)
-        self._travel[row] += travel
-        self.odometer.travel += travel
-        if dt > 0 and pressed.any():
-            pressed_dt = pressed * dt
-            self._pressed[row] += pressed_dt
-            self.odometer.pressed += pressed_dt
+        if int(t // self.width) != self._bucket:
+            self._roll(t, int(t // self.width))
+        # Only the current bucket is updated here; sync() carries it into the odometer.
+        self._row_travel += np.abs(dx)
+        if dt > 0 and np.count_nonzero(pressed):
+            self._row_pressed += pressed * dt
         if self._anchor is None:
             self.restart_stroke(x)
             return
@@ -233,16 +230,15 @@ class WearMonitor:
         diff = x - self._anchor
         along = self._direction * diff
         turned = along < -self.config.reversal_deadband
-        if self._resting or turned.any():
-            self._turn(x, diff, turned, row)
+        if self._resting or np.count_nonzero(turned):
+            self._turn(x, diff, turned)
         np.copyto(self._anchor, x, where=along > 0)
 
-    def _turn(self, x, diff, turned, row):
+    def _turn(self, x, diff, turned):
         band = self.config.reversal_deadband
         direction = self._direction
         started = (direction == 0) & (np.abs(diff) > band)
-        self._reversals[row] += turned
-        self.odometer.reversals += turned
+        self._row_reversals += turned
         changed = turned | started
         direction[changed] = np.sign(diff[changed])
         self._anchor[changed] = x[changed]
@@ -255,8 +251,21 @@ class WearMonitor:
             if bucket != self._bucket:
                 self._roll(t, bucket)
 
+    def sync(self):
+        """Carry what the current bucket gathered since the last sync into the odometer."""
+        if self._bucket is None:
+            return
+        odometer, synced = self.odometer, self._synced
+        odometer.travel += self._row_travel - synced[0]
+        odometer.reversals += self._row_reversals - synced[1]
+        odometer.pressed += self._row_pressed - synced[2]
+        synced[0] = self._row_travel
+        synced[1] = self._row_reversals
+        synced[2] = self._row_pressed
+
     def _roll(self, t: float, bucket: int):
         """Move the window to bucket, clearing the buckets skipped, and update the throttle."""
+        self.sync()
         n_buckets = self.config.buckets
         if self._bucket is None or bucket < self._bucket:
             self._travel[:] = 0
@@ -273,6 +282,11 @@ class WearMonitor:
                 self._reversals[row] = 0
                 self._pressed[row] = 0
         self._bucket = bucket
+        row = bucket % n_buckets
+        self._row_travel = self._travel[row]
+        self._row_reversals = self._reversals[row]
+        self._row_pressed = self._pressed[row]
+        self._synced[:] = 0
         self._update_throttle(t)
 
     def duty(self, t: float | None = None) -> np.ndarray:

@@ -41,6 +41,7 @@ def play(wear, t0, dt, xs, pressed=(False, False)):
         x = np.array(x, dtype=float)
         wear.record(t, x, x - prev, dt, np.array(pressed))
         prev = x
+    wear.sync()
     return t
 
 
