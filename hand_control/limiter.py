@@ -463,8 +463,8 @@ class SafetyLimiter:
             self._start_stream(t)
         else:
             goal = self._window_target(desired)
-            settled = (np.abs(goal - self._x).max() <= _EPS
-                       and np.abs(self._v).max() <= _EPS)
+            settled = not (np.count_nonzero(np.abs(goal - self._x) > _EPS)
+                           or np.count_nonzero(np.abs(self._v) > _EPS))
             if settled and t - self._t_out < self.config.hold_republish_period:
                 return None
         return self._step(t, desired, mode, cap)
