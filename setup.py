@@ -59,6 +59,7 @@ setup(
             'policy_runner = policy_node.policy_runner_node:main',
             'goal_manager = policy_node.goal_manager_node:main',
             'cube_pose = vision_pose.cube_pose_node:main',
+            'vision_rig_calibration = vision_pose.rig_calibration:main',
         ],
     },
 )

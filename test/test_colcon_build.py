@@ -49,7 +49,8 @@ def test_install_layout(install):
     index = install / 'inhand' / 'share' / 'ament_index' / 'resource_index' / 'packages'
     assert (index / 'inhand').is_file()
     scripts = install / 'inhand' / 'lib' / 'inhand'
-    for executable in ('inhand', 'sim_bridge'):
+    for executable in ('inhand', 'sim_bridge', 'safety_limiter', 'policy_runner', 'goal_manager',
+                       'cube_pose', 'vision_rig_calibration'):
         assert os.access(scripts / executable, os.X_OK), executable
 
 
