@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from inhand.transforms import (quat_angle, quat_conjugate, quat_multiply, quat_normalize,
                                quat_to_matrix, xyzw_from_wxyz)
 import numpy as np
-from policy_node.spec import (default_pose, number_or_list, PolicySpec, ProfileMismatchError,
-                              resolve_joints, SizeMismatchError, SpecError, TermSpec)
+from policy_node.spec import (default_pose, is_number, number_or_list, PolicySpec,
+                              ProfileMismatchError, resolve_joints, SizeMismatchError,
+                              SpecError, TermSpec)
 
 
 @dataclass
@@ -112,7 +113,8 @@ class Term:
     def __init__(self, spec: TermSpec, context: Context):
         self.spec = spec
         self.where = spec.where
-        unknown = sorted(set(spec.options) - set(self.options))
+        # YAML keys need not be strings (1:, null:): sort and print them as text.
+        unknown = sorted(map(str, set(spec.options) - set(self.options)))
         if unknown:
             raise SpecError(f'{self.where}: unknown option(s) {", ".join(unknown)} for source '
                             f'{self.source!r} (allowed: '
@@ -391,7 +393,7 @@ class Phase(Term):
 
     def setup(self, options, context):
         period = options.get('period_s')
-        if isinstance(period, bool) or not isinstance(period, (int, float)) or period <= 0:
+        if not is_number(period) or period <= 0:
             raise SpecError(f'{self.where}.period_s: expected a positive number of seconds, '
                             f'got {period!r}')
         self.omega = 2.0 * np.pi * context.spec.period / float(period)

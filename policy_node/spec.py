@@ -244,22 +244,28 @@ _MODEL_KEYS = {'file', 'inputs', 'outputs', 'recurrent'}
 
 
 def _unknown_keys(data: dict, allowed: set, where: str):
-    unknown = sorted(set(data) - allowed)
+    # YAML keys need not be strings (1:, null:); sort by text so mixed types cannot raise.
+    unknown = sorted(set(data) - allowed, key=str)
     if unknown:
         raise SpecError(f'{where}: unknown key(s) {", ".join(map(repr, unknown))} '
                         f'(allowed: {", ".join(sorted(allowed))})')
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value)
+def is_number(value) -> bool:
+    """Return whether value is a finite int or float (not a bool) that converts to float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:       # a YAML integer beyond the float range
+        return False
 
 
 def number_or_list(value, where: str):
     """Return a float, or a tuple of floats, or raise SpecError."""
-    if _is_number(value):
+    if is_number(value):
         return float(value)
-    if isinstance(value, list) and value and all(_is_number(v) for v in value):
+    if isinstance(value, list) and value and all(is_number(v) for v in value):
         return tuple(float(v) for v in value)
     raise SpecError(f'{where}: expected a finite number or a list of finite numbers, '
                     f'got {value!r}')
@@ -267,9 +273,9 @@ def number_or_list(value, where: str):
 
 def clip_range(value, where: str) -> tuple:
     """Parse a clip entry: c (meaning [-c, c]) or [lo, hi] with lo < hi."""
-    if _is_number(value) and value > 0:
+    if is_number(value) and value > 0:
         return (-float(value), float(value))
-    if isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value) \
+    if isinstance(value, list) and len(value) == 2 and all(is_number(v) for v in value) \
             and value[0] < value[1]:
         return (float(value[0]), float(value[1]))
     raise SpecError(f'{where}: expected a positive number c or [lo, hi] with lo < hi, '
@@ -296,13 +302,19 @@ def _fields(data, where) -> Fields:
         raise SpecError(str(exc)) from exc
 
 
-def _wrap(call, *args, **kwargs):
+def _wrap(call, key, *args, **kwargs):
+    """Call a Fields accessor call(key, ...); every failure becomes a SpecError naming key."""
     try:
-        return call(*args, **kwargs)
+        return call(key, *args, **kwargs)
     except SpecError:
         raise
     except ConfigError as exc:
         raise SpecError(str(exc)) from exc
+    except (OverflowError, TypeError, ValueError) as exc:
+        # e.g. an integer beyond the float range, which the generic accessors do not expect.
+        fields = call.__self__
+        raise SpecError(f'{fields.where}.{key}: invalid value {fields.data.get(key)!r} '
+                        f'({exc})') from exc
 
 
 def parse_spec(data: dict, source: str, directory, text: str) -> PolicySpec:
@@ -328,7 +340,7 @@ def parse_spec(data: dict, source: str, directory, text: str) -> PolicySpec:
 
     default_pose = data.get('default_pose', {})
     if not isinstance(default_pose, dict) or not all(
-            isinstance(k, str) and _is_number(v) for k, v in default_pose.items()):
+            isinstance(k, str) and is_number(v) for k, v in default_pose.items()):
         raise SpecError(f'{source}.default_pose: expected a mapping joint name -> radians, '
                         f'got {default_pose!r}')
     default_pose = {k: float(v) for k, v in default_pose.items()}
@@ -363,6 +375,8 @@ def _parse_model(raw, where) -> ModelSpec:
     outputs = _wrap(section.section, 'outputs')
     _unknown_keys(inputs.data, {'observation'}, inputs.where)
     _unknown_keys(outputs.data, {'action'}, outputs.where)
+    if not isinstance(raw.get('recurrent', []) or [], list):
+        raise SpecError(f'{where}.recurrent: expected a list of {{input, output}}')
     recurrent = []
     seen = set()
     for i, item in enumerate(raw.get('recurrent', []) or []):
@@ -374,8 +388,6 @@ def _parse_model(raw, where) -> ModelSpec:
                 raise SpecError(f'{entry.where}: tensor {tensor!r} is used twice')
             seen.add(tensor)
         recurrent.append(pair)
-    if not isinstance(raw.get('recurrent', []) or [], list):
-        raise SpecError(f'{where}.recurrent: expected a list of {{input, output}}')
     file = _wrap(section.text, 'file') if raw.get('file') else None
     observation_input = _wrap(inputs.text, 'observation')
     action_output = _wrap(outputs.text, 'action')
@@ -445,19 +457,29 @@ def _parse_normalization(raw, where, directory, size) -> NormalizationSpec:
     if not isinstance(raw, dict):
         raise SpecError(f'{where}: expected a mapping, got {raw!r}')
     _unknown_keys(raw, {'mean', 'std', 'var', 'epsilon', 'clip', 'file'}, where)
-    epsilon = float(raw.get('epsilon', 1e-8))
-    if not _is_number(raw.get('epsilon', 1e-8)) or epsilon < 0:
-        raise SpecError(f'{where}.epsilon: expected a number >= 0, got {raw["epsilon"]!r}')
+    epsilon = raw.get('epsilon', 1e-8)
+    # Type first, conversion second: 'abc' must be a SpecError, not a ValueError from float().
+    if not is_number(epsilon) or epsilon < 0:
+        raise SpecError(f'{where}.epsilon: expected a number >= 0, got {epsilon!r}')
+    epsilon = float(epsilon)
     values = dict(raw)
     if 'file' in raw:
         path = pathlib.Path(str(raw['file'])).expanduser()
         if not path.is_absolute() and directory is not None:
             path = directory / path
         try:
-            with np.load(path) as archive:
+            archive = np.load(path)
+        except (OSError, ValueError, EOFError) as exc:
+            raise SpecError(f'{where}.file: cannot read {path}: {exc}') from exc
+        # A .npy file loads as a bare array: the statistics need named arrays (an .npz).
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise SpecError(f'{where}.file: {path} is not an .npz archive with arrays mean '
+                            f'and std (or var)')
+        try:
+            with archive:
                 values.update({k: archive[k].astype(float).ravel().tolist()
                                for k in ('mean', 'std', 'var') if k in archive})
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             raise SpecError(f'{where}.file: cannot read {path}: {exc}') from exc
     if 'mean' not in values or ('std' in values) == ('var' in values):
         raise SpecError(f'{where}: needs mean and exactly one of std or var')
@@ -466,7 +488,7 @@ def _parse_normalization(raw, where, directory, size) -> NormalizationSpec:
         if key not in values:
             continue
         vector = values[key]
-        if not isinstance(vector, list) or not all(_is_number(v) for v in vector):
+        if not isinstance(vector, list) or not all(is_number(v) for v in vector):
             raise SpecError(f'{where}.{key}: expected a list of finite numbers')
         if len(vector) != size:
             raise SizeMismatchError(
@@ -486,7 +508,7 @@ def _parse_normalization(raw, where, directory, size) -> NormalizationSpec:
         raise SpecError(f'{where}: zero std/var with epsilon 0 would divide by zero')
     clip = None
     if raw.get('clip') is not None:
-        if not _is_number(raw['clip']) or raw['clip'] <= 0:
+        if not is_number(raw['clip']) or raw['clip'] <= 0:
             raise SpecError(f'{where}.clip: expected a positive number, got {raw["clip"]!r}')
         clip = float(raw['clip'])
     return NormalizationSpec(mean=arrays['mean'], denominator=denominator, clip=clip,
@@ -518,7 +540,7 @@ def _parse_action(raw, where) -> ActionSpec:
     clip_action = clip_range(raw['clip_action'], f'{where}.clip_action') \
         if raw.get('clip_action') is not None else None
     ema = raw.get('ema', 1.0)
-    if not _is_number(ema) or not 0.0 < ema <= 1.0:
+    if not is_number(ema) or not 0.0 < ema <= 1.0:
         raise SpecError(f'{where}.ema: expected a number in (0, 1] (weight of the new '
                         f'value; 1 disables smoothing), got {ema!r}')
     ema_on = _choice(raw.get('ema_on', 'target'), ('target', 'action'), f'{where}.ema_on')
@@ -538,22 +560,62 @@ def resolve_joints(spec: PolicySpec, profile) -> tuple:
             f'is {profile.name!r}')
     actuated = profile.actuated_joint_names
     if spec.joints == 'actuated':
-        return tuple(actuated)
-    for name in spec.joints:
-        if name not in profile.joint_names:
-            raise ProfileMismatchError(
-                f'{spec.source}.joints: joint {name!r} is not in hand profile '
-                f'{profile.name!r} (its joints: {", ".join(profile.joint_names)})')
-        if name not in actuated:
-            raise ProfileMismatchError(
-                f'{spec.source}.joints: joint {name!r} is coupled, not actuated, in hand '
-                f'profile {profile.name!r}; a policy can only command actuated joints')
-    for name in spec.default_pose:
-        if name not in profile.joint_names:
-            raise ProfileMismatchError(
-                f'{spec.source}.default_pose: joint {name!r} is not in hand profile '
-                f'{profile.name!r}')
-    return tuple(spec.joints)
+        joints = tuple(actuated)
+    else:
+        for name in spec.joints:
+            if name not in profile.joint_names:
+                raise ProfileMismatchError(
+                    f'{spec.source}.joints: joint {name!r} is not in hand profile '
+                    f'{profile.name!r} (its joints: {", ".join(profile.joint_names)})')
+            if name not in actuated:
+                raise ProfileMismatchError(
+                    f'{spec.source}.joints: joint {name!r} is coupled, not actuated, in hand '
+                    f'profile {profile.name!r}; a policy can only command actuated joints')
+        joints = tuple(spec.joints)
+    _check_default_pose_joints(spec, profile, joints)
+    return joints
+
+
+def _default_pose_observed(spec: PolicySpec, profile, action_joints) -> set:
+    """Return the joints whose default pose an observation term subtracts."""
+    observed = set()
+    for term in spec.observation:
+        if term.transform.get('subtract') != 'default_pose':
+            continue
+        selection = term.options.get('joints', 'action') \
+            if term.source in ('joint_positions', 'joint_velocities') else 'action'
+        if selection == 'all':
+            observed.update(profile.joint_names)
+        elif selection == 'actuated':
+            observed.update(profile.actuated_joint_names)
+        elif selection == 'action':
+            observed.update(action_joints)
+        elif isinstance(selection, list):
+            observed.update(n for n in selection if isinstance(n, str))
+    return observed
+
+
+def _check_default_pose_joints(spec: PolicySpec, profile, action_joints) -> None:
+    """
+    Refuse default_pose entries that nothing uses: unknown joints, and joints out of the action.
+
+    A default for a coupled joint (or an actuated joint the policy does not command) would be
+    ignored silently, unless an observation term subtracts it from that joint's position.
+    """
+    unknown = [n for n in spec.default_pose if n not in profile.joint_names]
+    if unknown:
+        raise ProfileMismatchError(
+            f'{spec.source}.default_pose: joint(s) {", ".join(map(repr, unknown))} not in hand '
+            f'profile {profile.name!r} (its joints: {", ".join(profile.joint_names)})')
+    observed = _default_pose_observed(spec, profile, action_joints)
+    unused = [n for n in spec.default_pose if n not in action_joints and n not in observed]
+    if unused:
+        coupled = [n for n in unused if n not in profile.actuated_joint_names]
+        why = (f'coupled joint(s) {", ".join(map(repr, coupled))} cannot be commanded'
+               if coupled else 'the policy does not command them')
+        raise ProfileMismatchError(
+            f'{spec.source}.default_pose: joint(s) {", ".join(map(repr, unused))} are not '
+            f'action joints ({why}) and no observation term subtracts their default pose')
 
 
 def default_pose(spec: PolicySpec, profile, joints) -> np.ndarray:

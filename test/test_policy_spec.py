@@ -297,6 +297,123 @@ def test_malformed_specs_are_refused_at_parse_time(edit, pattern):
         parse(data)
 
 
+@pytest.mark.parametrize('joints', ['actuated', 'list'])
+@pytest.mark.parametrize('pose, pattern', [
+    ({'rh_BOGUS': 1.0}, r"default_pose: joint\(s\) 'rh_BOGUS' not in hand profile"),
+    ({'rh_FFJ1': 0.2}, r"default_pose: joint\(s\) 'rh_FFJ1' are not action joints "
+                       r"\(coupled joint\(s\) 'rh_FFJ1' cannot be commanded\)"),
+])
+def test_default_pose_joints_are_checked_whatever_the_joint_list(shadow, joints, pose, pattern):
+    data = spec_dict()
+    if joints == 'actuated':
+        data['joints'] = 'actuated'
+    data['default_pose'] = {'rh_FFJ3': 0.3, **pose}
+    for build in (ObservationBuilder, ActionProcessor):
+        with pytest.raises(ProfileMismatchError, match=pattern):
+            build(parse(data), shadow)
+
+
+def test_default_pose_of_a_joint_outside_the_action_needs_an_observation_using_it(shadow):
+    data = spec_dict()
+    data['joints'] = [j for j in data['joints'] if j != 'rh_THJ5']
+    data['observation'] = [t for t in data['observation'] if t['name'] != 'last_action']
+    for term in data['observation'][:2]:
+        term['size'] = 19
+    data['default_pose'] = {'rh_THJ5': 0.2}
+    with pytest.raises(ProfileMismatchError, match=r"'rh_THJ5' are not action joints \(the "
+                       r'policy does not command them\)'):
+        ActionProcessor(parse(data), shadow)
+    # Observed with the default subtracted, a coupled or uncommanded joint's default is used.
+    data['default_pose'] = {'rh_THJ5': 0.2, 'rh_FFJ1': 0.1}
+    data['observation'].append({'name': 'all_q', 'source': 'joint_positions', 'joints': 'all',
+                                'size': 24, 'transform': {'subtract': 'default_pose'}})
+    builder = ObservationBuilder(parse(data), shadow)
+    offset = builder.transforms[-1].offset
+    assert offset[shadow.index('rh_FFJ1')] == 0.1 and offset[shadow.index('rh_THJ5')] == 0.2
+    ActionProcessor(parse(data), shadow)
+
+
+@pytest.mark.parametrize('edit, pattern', [
+    # Every YAML value is type-checked before any float()/int(): a SpecError naming the key.
+    (lambda d: d.update(normalization={'mean': [0.0] * 69, 'std': [1.0] * 69,
+                                       'epsilon': 'abc'}),
+     r"normalization\.epsilon: expected a number >= 0, got 'abc'"),
+    (lambda d: d.update(normalization={'mean': [0.0] * 69, 'std': [1.0] * 69,
+                                       'epsilon': [1e-8]}),
+     r'normalization\.epsilon: expected a number >= 0'),
+    (lambda d: d.update(normalization={'mean': [0.0] * 69, 'std': [1.0] * 69, 'clip': 'x'}),
+     r"normalization\.clip: expected a positive number, got 'x'"),
+    (lambda d: d.update(normalization={'mean': [0.0] * 68 + ['a'], 'std': [1.0] * 69}),
+     r'normalization\.mean: expected a list of finite numbers'),
+    (lambda d: d.update(rate_hz=10 ** 400), r'rate_hz: (invalid value|expected a finite)'),
+    (lambda d: d.update(rate_hz='20'), r'rate_hz: expected a finite number'),
+    (lambda d: d.update(default_pose={'rh_FFJ3': 10 ** 400}),
+     r'default_pose: expected a mapping joint name -> radians'),
+    (lambda d: d.update(default_pose={'rh_FFJ3': 'zero'}),
+     r'default_pose: expected a mapping joint name -> radians'),
+    (lambda d: d['action'].update(scale='0.5'), r'action\.scale: expected a finite number'),
+    (lambda d: d['action'].update(scale=[0.5] * 19 + [10 ** 400]),
+     r'action\.scale: expected a finite number'),
+    (lambda d: d['action'].update(ema='0.5'), r'action\.ema: expected a number in'),
+    (lambda d: d['action'].update(bins=2.5), r'action\.bins: expected an integer >= 2'),
+    (lambda d: d['action'].update(clip_action='1'), r'action\.clip_action: expected a'),
+    (lambda d: d['observation'][0].update(size='20'), r'\(joint_angles\)\.size: expected an '
+                                                      r'integer'),
+    (lambda d: d['observation'][0].update(history=1.5), r'history: expected an integer'),
+    (lambda d: d['observation'][0].update(transform={'scale': 'big'}),
+     r'transform\.scale: expected a finite number'),
+    (lambda d: d['model'].update(recurrent={'input': 'h', 'output': 'h2'}),
+     r'model\.recurrent: expected a list'),
+    (lambda d: d.update({1: 'x'}), r'unknown key\(s\) 1 '),
+    (lambda d: d.update({None: 'x', 'nmae': 'y'}), r"unknown key\(s\) None, 'nmae'"),
+])
+def test_wrong_value_types_are_spec_errors_naming_the_key(edit, pattern):
+    data = spec_dict()
+    edit(data)
+    with pytest.raises(SpecError, match=pattern):
+        parse(data)
+
+
+@pytest.mark.parametrize('option, pattern', [
+    ({1: 'x'}, r"unknown option\(s\) 1 for source 'phase'"),
+    ({'period_s': 'abc'}, r'period_s: expected a positive number of seconds'),
+    ({'period_s': float('nan')}, r'period_s: expected a positive number of seconds'),
+    ({'period_s': 10 ** 400}, r'period_s: expected a positive number of seconds'),
+])
+def test_term_option_values_are_checked_before_use(shadow, option, pattern):
+    data = spec_dict()
+    data['observation'].append({'name': 'phase', 'source': 'phase', 'size': 2,
+                                'period_s': 2.0, **option})
+    with pytest.raises(SpecError, match=pattern):
+        ObservationBuilder(parse(data), shadow)
+
+
+def test_normalization_file_must_be_a_readable_npz(tmp_path):
+    data = spec_dict()
+    np.save(tmp_path / 'stats.npy', np.zeros(69))
+    (tmp_path / 'text.npz').write_text('not an archive')
+    np.savez(tmp_path / 'strings.npz', mean=np.array(['a'] * 69), std=np.ones(69))
+    for name, pattern in (('stats.npy', 'is not an .npz archive'),
+                          ('text.npz', 'cannot read'), ('strings.npz', 'cannot read'),
+                          ('missing.npz', 'cannot read')):
+        data['normalization'] = {'file': name}
+        with pytest.raises(SpecError, match=rf'normalization\.file: .*{pattern}'):
+            parse(data, tmp_path)
+    np.savez(tmp_path / 'good.npz', mean=np.zeros(69), std=np.full(69, 2.0))
+    data['normalization'] = {'file': 'good.npz', 'epsilon': 0}
+    np.testing.assert_allclose(parse(data, tmp_path).normalization.denominator, 2.0)
+
+
+def test_a_bad_value_makes_check_spec_exit_2_not_crash(tmp_path, capsys):
+    from policy_node.check_spec import main
+    data = spec_dict()
+    data['normalization'] = {'mean': [0.0] * 69, 'std': [1.0] * 69, 'epsilon': 'abc'}
+    path = tmp_path / 'bad.yaml'
+    path.write_text(yaml.safe_dump(data))
+    assert main(['--spec', str(path)]) == 2
+    assert "epsilon: expected a number >= 0, got 'abc'" in capsys.readouterr().err
+
+
 def test_fingertip_names_are_checked(shadow):
     data = spec_dict('policies/dactyl2018.yaml')
     data['observation'][0]['fingertips'] = ['ff', 'index']
