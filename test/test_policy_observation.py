@@ -161,7 +161,9 @@ def test_fingertips_match_an_independent_forward_kinematics(profile, kinematics)
               'size': 6}]
     obs = build(profile, kinematics, terms, inputs(profile, q))
     np.testing.assert_allclose(obs[:15], tips.ravel(), atol=1e-6)
-    np.testing.assert_allclose(obs[15:30], ((tips - palm_pos) @ palm_rot).ravel(), atol=1e-6)
+    # Palm frame, tip by tip: p_palm = R_palm^T (p_world - palm origin).
+    in_palm = [palm_rot.T @ (tip - palm_pos) for tip in tips]
+    np.testing.assert_allclose(obs[15:30], np.concatenate(in_palm), atol=1e-6)
     np.testing.assert_allclose(obs[30:], np.concatenate([tips[4], tips[0]]), atol=1e-6)
     # Fingertips really move with the joints (the FK is not stuck at one pose).
     other = build(profile, kinematics, terms, inputs(profile, random_q(profile, 5)))
