@@ -283,7 +283,13 @@ class HandSim:
                 self.data.xquat[self._cube_body].copy())
 
     def cube_velocity(self) -> tuple:
-        """Return (linear[3], angular[3]) velocity of the cube in world."""
+        """
+        Return (linear[3], angular[3]) velocity of the cube (its free joint's qvel).
+
+        Linear is the velocity of the cube's centre in world axes; angular is in the cube's
+        own (body) axes, as MuJoCo keeps a free joint's rotational velocity: rotate it by
+        the cube's orientation for world axes.
+        """
         self._require_cube()
         qvel = self.data.qvel[self._cube_dof:self._cube_dof + 6]
         return qvel[:3].copy(), qvel[3:].copy()

@@ -15,11 +15,12 @@
 """HandSim physics core: commands, coupling, reset, randomization and drop detection."""
 import math
 
-from inhand.transforms import quat_angle, rotation_between
+from inhand.transforms import (axis_angle_to_quat, quat_angle, quat_to_matrix,
+                               rotation_between)
 import mujoco
 import numpy as np
 import pytest
-from sim_bridge.scene import CameraRig
+from sim_bridge.scene import CameraRig, CUBE_BODY
 from sim_bridge.simulator import HandSim, SimulationUnstable
 
 FLOOR_SPOT = ([0.3, 0.3, 0.05], [1.0, 0.0, 0.0, 0.0])    # out of the hand's reach
@@ -157,8 +158,26 @@ def test_cube_rests_in_the_palm(sim):
     assert not sim.cube_dropped()
     assert np.linalg.norm(position - sim.scene.cube_position) < 0.01
     assert quat_angle(quat) < 0.1
-    _, linear = sim.cube_velocity()
+    linear, angular = sim.cube_velocity()
     assert np.linalg.norm(linear) < 0.05
+    assert np.linalg.norm(angular) < 0.5
+
+
+def test_cube_velocity_is_linear_in_world_and_angular_in_cube_axes(sim):
+    quat = axis_angle_to_quat([0.0, 0.0, 1.0], math.pi / 2)
+    sim.set_cube_pose([0.1, 0.1, 0.5], quat, linear_velocity=[0.3, -0.2, 0.1],
+                      angular_velocity=[1.0, 0.0, 0.0])
+    linear, angular = sim.cube_velocity()
+    cube = mujoco.mj_name2id(sim.model, mujoco.mjtObj.mjOBJ_BODY, CUBE_BODY)
+    world, local = np.zeros(6), np.zeros(6)      # [angular, linear] at the cube's centre
+    mujoco.mj_objectVelocity(sim.model, sim.data, mujoco.mjtObj.mjOBJ_BODY, cube, world, 0)
+    mujoco.mj_objectVelocity(sim.model, sim.data, mujoco.mjtObj.mjOBJ_BODY, cube, local, 1)
+    np.testing.assert_allclose(linear, [0.3, -0.2, 0.1], atol=1e-12)
+    np.testing.assert_allclose(linear, world[3:], atol=1e-12)
+    # The free joint's angular velocity is in the cube's own axes, not the world's.
+    np.testing.assert_allclose(angular, local[:3], atol=1e-12)
+    np.testing.assert_allclose(quat_to_matrix(quat) @ angular, world[:3], atol=1e-12)
+    assert np.linalg.norm(angular - world[:3]) > 1.0
 
 
 def test_random_reset_orientations_still_rest(sim):
