@@ -35,9 +35,18 @@ def _resolve(name, tokens):
 
 
 def cmd_launch(options) -> int:
-    from inhand import launcher
+    import os
+    from inhand import dds_env, launcher
     specs = _resolve(options.graph, options.arguments)
-    return launcher.run(specs, duration=options.duration)
+    env = dict(os.environ)
+    if graph.resolve_arguments(graph.parse_cli_arguments(options.arguments))['sim'] == 'true':
+        # Everything runs on this machine: default to loopback discovery and a domain of
+        # this run's own, unless the user chose them (e.g. to watch from another host).
+        env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+        if not env.get('ROS_DOMAIN_ID'):
+            env['ROS_DOMAIN_ID'] = str(dds_env.pick_domain_id())
+    # On the real hand the drivers live elsewhere: the user's DDS settings stay as they are.
+    return launcher.run(specs, duration=options.duration, env=env, isolate=False)
 
 
 def cmd_graph(options) -> int:

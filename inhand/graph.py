@@ -22,6 +22,7 @@ parameter files and overrides, same remappings. This module is plain Python (no 
 imports) so both sides and the tests can use it.
 """
 from dataclasses import dataclass, field
+import math
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ ARGUMENTS = (
              ('', 'idle', 'home', 'run')),
     Argument('goal_mode', 'sequence',
              'Goals: sequence (seeded, reproducible) or random.', ('sequence', 'random')),
+    Argument('scene', 'sim/scene.yaml',
+             'Rig description: the hand mount in world (sim and kinematics) and the cube.'),
     Argument('results_file', '~/.ros/inhand/episodes.jsonl',
              'Episode results are appended here (JSON lines); empty: not written.'),
 )
@@ -100,11 +103,15 @@ def resolve_arguments(overrides: dict) -> dict:
     if not args['policy_mode']:
         args['policy_mode'] = 'run' if args['sim'] == 'true' else 'idle'
     try:
-        if float(args['real_time_factor']) < 0:
+        factor = float(args['real_time_factor'])
+        if not math.isfinite(factor) or factor < 0:
             raise ValueError
     except ValueError:
-        raise GraphError(f'real_time_factor:={args["real_time_factor"]!r} must be a number '
-                         '>= 0') from None
+        raise GraphError(f'real_time_factor:={args["real_time_factor"]!r} must be a finite '
+                         'number >= 0') from None
+    if args['sim'] == 'true' and args['use_sim_time'] != 'true':
+        raise GraphError('use_sim_time:=false with sim:=true: every node would judge the '
+                         "simulator's sim-time stamps as stale; leave use_sim_time empty")
     return args
 
 
@@ -121,7 +128,7 @@ def bringup(args: dict) -> list:
         nodes.append(NodeSpec(
             name='sim_bridge', executable='sim_bridge', module='sim_bridge.node',
             param_files=('sim/sim_bridge.yaml',),
-            parameters={'hand': args['hand'], 'use_sim_time': False,
+            parameters={'hand': args['hand'], 'scene': args['scene'], 'use_sim_time': False,
                         'real_time_factor': float(args['real_time_factor']),
                         'enable_cameras': _flag(args['cameras'])}))
     # Which cube pose the consumers read: remapped to the simulator's ground truth, or left on
@@ -139,7 +146,7 @@ def bringup(args: dict) -> list:
     nodes.append(NodeSpec(
         name='goal_manager', executable='goal_manager', module='policy_node.goal_manager_node',
         param_files=('policies/goal_manager.params.yaml',),
-        parameters=dict(common, goal_mode=args['goal_mode'],
+        parameters=dict(common, scene=args['scene'], goal_mode=args['goal_mode'],
                         results_file=args['results_file'],
                         # In the simulator a finished episode resets the cube into the palm.
                         reset_service='/sim_bridge/reset_random'
@@ -149,7 +156,8 @@ def bringup(args: dict) -> list:
         name='policy_runner', executable='policy_runner',
         module='policy_node.policy_runner_node',
         param_files=('policies/policy_runner.params.yaml',),
-        parameters=dict(common, spec=args['policy'], initial_mode=args['policy_mode']),
+        parameters=dict(common, scene=args['scene'], spec=args['policy'],
+                        initial_mode=args['policy_mode']),
         remappings=cube_remap))
     return nodes
 

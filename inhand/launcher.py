@@ -85,9 +85,11 @@ def node_command(spec, param_dir: pathlib.Path, python=sys.executable) -> list:
 class Launcher:
     """Run NodeSpecs until stopped, a required node dies, or the duration elapses."""
 
-    def __init__(self, specs, env=None, output=sys.stdout, sigterm_timeout=5.0):
+    def __init__(self, specs, env=None, output=sys.stdout, sigterm_timeout=5.0, isolate=True):
         self.specs = list(specs)
-        self.env = dds_env.isolate(dict(os.environ if env is None else env))
+        self.env = dict(os.environ if env is None else env)
+        if isolate:   # tests, benchmarks, demos: loopback only, a domain of this run's own
+            dds_env.isolate(self.env)
         self.output = output
         self.sigterm_timeout = sigterm_timeout
         self.nodes = []
@@ -103,8 +105,9 @@ class Launcher:
         self._stop.set()
 
     def start(self):
-        self.log(f'ROS_DOMAIN_ID={self.env["ROS_DOMAIN_ID"]} '
-                 f'ROS_AUTOMATIC_DISCOVERY_RANGE={self.env["ROS_AUTOMATIC_DISCOVERY_RANGE"]}')
+        self.log(f'ROS_DOMAIN_ID={self.env.get("ROS_DOMAIN_ID", "0 (default)")} '
+                 'ROS_AUTOMATIC_DISCOVERY_RANGE='
+                 f'{self.env.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "(default: SUBNET)")}')
         param_dir = pathlib.Path(self._param_dir.name)
         for spec in self.specs:
             command = node_command(spec, param_dir)
@@ -164,9 +167,9 @@ class Launcher:
         return 0
 
 
-def run(specs, duration=None, env=None) -> int:
+def run(specs, duration=None, env=None, isolate=True) -> int:
     """Start specs, stop on SIGINT/SIGTERM or after duration seconds; return the exit code."""
-    launcher = Launcher(specs, env=env)
+    launcher = Launcher(specs, env=env, isolate=isolate)
     previous = {s: signal.signal(s, launcher.request_stop)
                 for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -21,8 +21,9 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data,
 SENSOR_PUB = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
                         history=HistoryPolicy.KEEP_LAST)
 SENSOR_SUB = qos_profile_sensor_data
-# Commands: reliable, shallow queue: a late command is a wrong command.
-COMMAND = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+# Commands: reliable, keep last 10. Not 1: a command may name a subset of the joints, and two
+# subsets sent back to back must both arrive (the receiver merges them, newest per joint).
+COMMAND = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                      history=HistoryPolicy.KEEP_LAST)
 # Latched topics (/tf_static, goal state): late joiners get the last value.
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,

@@ -39,7 +39,7 @@ class CameraWorker:
         self.publish = publish                 # callable(stamp, name, image)
         self.vis_option = vis_option or mujoco.MjvOption()
         self.dropped_sets = 0
-        self.render_seconds = {}
+        self._render_seconds = {}
         self._pending = None
         self._cv = threading.Condition()
         self._stop = False
@@ -84,13 +84,19 @@ class CameraWorker:
                     renderer.update_scene(data, camera=self.camera_ids[name],
                                           scene_option=self.vis_option)
                     image = np.array(renderer.render(), copy=False)
-                    self.render_seconds[name] = time.perf_counter() - started
+                    with self._cv:
+                        self._render_seconds[name] = time.perf_counter() - started
                     self.publish(stamp, name, image)
         except Exception as exc:  # noqa: B902 - surfaced by the node through .error
             self.error = exc
         finally:
             for renderer in renderers.values():
                 renderer.close()
+
+    def render_times(self) -> dict:
+        """Return a copy of the last render time [s] per camera (safe from any thread)."""
+        with self._cv:
+            return dict(self._render_seconds)
 
     def close(self, timeout=5.0):
         with self._cv:

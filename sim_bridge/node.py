@@ -92,13 +92,14 @@ class SimBridgeNode(Node):
         self.lock = threading.Lock()
         self.pacer = RealTimePacer(p['rtf'])
         self.commandable = {n: i for i, n in enumerate(self.profile.actuated_joint_names)}
-        self.pending_command = None
+        self.pending_command = {}
         self.rejected = 0
         self.accepted = 0
         self.paused = False
         self.step_request = 0
         self.dropped = False
         self.unstable = 0
+        self.restart_pacing = False
 
         self.clock_pub = self.create_publisher(Clock, '/clock', 10)
         self.joint_pub = self.create_publisher(JointState, 'joint_states', qos.SENSOR_PUB)
@@ -152,7 +153,8 @@ class SimBridgeNode(Node):
                 throttle_duration_sec=1.0)
             return
         with self.lock:
-            self.pending_command = (names, positions)
+            # Merge, newest value per joint: two subsets within one physics chunk both apply.
+            self.pending_command.update(zip(names, positions))
             self.accepted += 1
 
     def _reset(self, randomize_cube: bool, response):
@@ -161,9 +163,12 @@ class SimBridgeNode(Node):
             applied = self.sim.randomize(rng=np.random.default_rng(seed)) \
                 if self.params['randomize'] else {}
             self.sim.reset(randomize_cube=randomize_cube, rng_seed=seed)
-            self.pending_command = None
-        if applied:
-            self._publish_static_tf()
+            self.pending_command = {}
+            if applied:
+                # Camera jitter moved the cameras: publish where they are now.
+                for name, camera in self.cameras.items():
+                    camera['spec'] = self.sim.camera(name)
+                self._publish_static_tf()
         response.success = True
         response.message = 'reset: hand home, cube ' + ('random' if randomize_cube else 'nominal')
         self.get_logger().info(response.message)
@@ -178,7 +183,7 @@ class SimBridgeNode(Node):
     def _on_pause(self, request, response):
         with self.lock:
             self.paused = bool(request.data)
-        self.pacer.reset()
+            self.restart_pacing = True   # the physics thread owns the pacer
         response.success = True
         response.message = 'paused' if self.paused else 'running'
         return response
@@ -204,9 +209,13 @@ class SimBridgeNode(Node):
                     if run:
                         if self.step_request:
                             self.step_request -= 1
-                        if self.pending_command is not None:
-                            self.sim.set_targets(*self.pending_command)
-                            self.pending_command = None
+                        if self.pending_command:
+                            self.sim.set_targets(list(self.pending_command),
+                                                 list(self.pending_command.values()))
+                            self.pending_command = {}
+                        if self.restart_pacing:
+                            self.pacer.reset()
+                            self.restart_pacing = False
                         try:
                             self.sim.step(chunk_steps)
                         except SimulationUnstable as exc:
@@ -327,7 +336,7 @@ class SimBridgeNode(Node):
         elif target > 0 and math.isfinite(factor) and factor < 0.9 * target:
             level, message = diagnostics.WARN, f'slower than requested ({factor:.2f}x)'
         renders = {f'render_ms_{k}': 1000 * v
-                   for k, v in self.camera_worker.render_seconds.items()}
+                   for k, v in self.camera_worker.render_times().items()}
         renders['camera_sets_dropped'] = self.camera_worker.dropped_sets
         status = diagnostics.status(
             'sim_bridge: simulation', level, message, hardware_id='mujoco',

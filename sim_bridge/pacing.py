@@ -36,12 +36,16 @@ class RealTimePacer:
         self.window = window
         self._anchor = None          # (wall, sim) pair the schedule counts from
         self._samples = deque()      # (wall, sim) for the achieved-factor estimate
+        self._factor = float('nan')
 
     def sleep_needed(self, wall: float, sim: float) -> float:
         """Return seconds to sleep now (>= 0), given the current wall and sim times."""
         self._samples.append((wall, sim))
         while len(self._samples) > 2 and wall - self._samples[0][0] > self.window:
             self._samples.popleft()
+        (w0, s0), (w1, s1) = self._samples[0], self._samples[-1]
+        # A plain float: other threads (diagnostics) read it without touching the deque.
+        self._factor = (s1 - s0) / (w1 - w0) if w1 > w0 else float('nan')
         if self.real_time_factor == 0:
             return 0.0
         if self._anchor is None:
@@ -59,13 +63,11 @@ class RealTimePacer:
         """Forget the schedule (after a pause or a reset)."""
         self._anchor = None
         self._samples.clear()
+        self._factor = float('nan')
 
     def achieved_factor(self) -> float:
         """Return sim seconds per wall second over the recent window (nan until known)."""
-        if len(self._samples) < 2:
-            return float('nan')
-        (w0, s0), (w1, s1) = self._samples[0], self._samples[-1]
-        return (s1 - s0) / (w1 - w0) if w1 > w0 else float('nan')
+        return self._factor
 
 
 class Schedule:

@@ -17,6 +17,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -75,3 +76,20 @@ def test_installed_sim_bridge_starts_and_stops(install, fresh_domain):
     os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, seen + out
+
+
+def test_installed_graph_runs_from_the_install_share(install, fresh_domain, tmp_path):
+    # The whole bringup graph from the colcon install (not the checkout): every node finds its
+    # config, hand model, policy spec and ONNX model in share/ and runs until stopped.
+    proc = sourced(install, f'exec {install}/inhand/lib/inhand/inhand launch bringup '
+                   f'cameras:=false results_file:={tmp_path}/episodes.jsonl --duration 12')
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out[-4000:]
+    for name in ('sim_bridge', 'safety_limiter', 'goal_manager', 'policy_runner'):
+        assert f'started {name}' in out
+    # ... and that code is the installed copy, not the checkout's.
+    proc = sourced(install, f'{sys.executable} -c "import inhand.paths as p, policy_node; '
+                   'print(p.__file__, policy_node.__file__, p.share_dir())"')
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert all(path.startswith(str(install)) for path in out.split()), out

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """The pip-only launcher: prefixed logs, required-node deaths, signal escalation, one graph."""
-import ast
+import importlib.util
 import io
 import os
 import pathlib
@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 from inhand import graph
 from inhand.launcher import Launcher, node_command
@@ -125,13 +126,74 @@ def test_bad_arguments_are_named():
     assert graph.resolve_arguments({'sim': 'false'})['use_sim_time'] == 'false'
 
 
-def test_launch_file_uses_the_shared_graph_description():
-    # ros2 launch is not installable here; check statically that the launch file declares
-    # every graph argument and builds its nodes from inhand.graph.bringup (no second list).
-    source = (ROOT / 'launch' / 'bringup.launch.py').read_text()
-    tree = ast.parse(source)
-    calls = {node.func.attr for node in ast.walk(tree)
-             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
-    assert 'bringup' in calls and 'resolve_arguments' in calls
-    assert 'graph.ARGUMENTS' in source
-    assert 'executable=spec.executable' in source
+class _Recorder:
+    """Stand-in for a launch class: records its constructor arguments."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+
+def _stub_launch_modules(share):
+    """Minimal launch / launch_ros / ament_index_python modules for executing the launch file."""
+    def module(name, **attrs):
+        mod = types.ModuleType(name)
+        mod.__dict__.update(attrs)
+        return mod
+
+    class LaunchConfiguration(_Recorder):
+        def perform(self, context):
+            return context.values[self.args[0]]
+
+    return {
+        'launch': module('launch', LaunchDescription=_Recorder),
+        'launch.actions': module('launch.actions', DeclareLaunchArgument=_Recorder,
+                                 EmitEvent=_Recorder, OpaqueFunction=_Recorder),
+        'launch.events': module('launch.events', Shutdown=_Recorder),
+        'launch.substitutions': module('launch.substitutions',
+                                       LaunchConfiguration=LaunchConfiguration),
+        'launch_ros': module('launch_ros'),
+        'launch_ros.actions': module('launch_ros.actions', Node=_Recorder),
+        'ament_index_python': module('ament_index_python'),
+        'ament_index_python.packages': module(
+            'ament_index_python.packages', get_package_share_directory=lambda pkg: share),
+    }
+
+
+@pytest.mark.parametrize('values', [{}, {'sim': 'false'}, {'pose_source': 'vision'},
+                                    {'rviz': 'true', 'hand': 'shadow'}])
+def test_launch_file_builds_the_same_nodes_as_the_pip_launcher(monkeypatch, values):
+    # ros2 launch is not installable here: run the launch file against stub launch modules
+    # and compare the Node actions it creates with inhand.graph.bringup.
+    for name, stub in _stub_launch_modules(str(ROOT)).items():
+        monkeypatch.setitem(sys.modules, name, stub)
+    spec = importlib.util.spec_from_file_location('bringup_launch',
+                                                  ROOT / 'launch' / 'bringup.launch.py')
+    launch_file = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(launch_file)
+    description = launch_file.generate_launch_description()
+    actions = description.args[0]
+    declared = {a.args[0]: a.kwargs for a in actions[:-1]}
+    assert list(declared) == [a.name for a in graph.ARGUMENTS]
+    assert declared['sim']['default_value'] == 'true'
+    assert declared['sim']['choices'] == ['true', 'false']
+    opaque = actions[-1]
+    context = types.SimpleNamespace(values={**{a.name: a.default for a in graph.ARGUMENTS},
+                                            **values})
+    nodes = opaque.kwargs['function'](context)
+    expected = graph.bringup(values)
+    ros_nodes = [n for n in nodes if n.kwargs['package'] == 'inhand']
+    assert [n.kwargs['name'] for n in ros_nodes] == [s.name for s in expected]
+    for node, spec_ in zip(ros_nodes, expected):
+        assert node.kwargs['executable'] == spec_.executable
+        files, overrides = node.kwargs['parameters'][:-1], node.kwargs['parameters'][-1]
+        assert files == [str(ROOT / 'config' / f) for f in spec_.param_files]
+        assert all(pathlib.Path(f).is_file() for f in files)
+        assert overrides == spec_.parameters
+        assert node.kwargs['remappings'] == list(spec_.remappings)
+        assert (node.kwargs['on_exit'] is not None) == spec_.required
+    # Every executable the graph names is a console script of setup.py.
+    setup_py = (ROOT / 'setup.py').read_text()
+    for spec_ in expected:
+        assert f"'{spec_.executable} = {spec_.module}:main'" in setup_py
+    rviz = [n for n in nodes if n.kwargs['package'] == 'rviz2']
+    assert len(rviz) == (1 if values.get('rviz') == 'true' else 0)
