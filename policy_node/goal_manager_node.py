@@ -23,6 +23,10 @@ publishes /goal/episode (Int32, latched: the policy runner restarts its state on
 /goal/successes (Int32, latched: consecutive successes of the running episode), /goal/results
 (String, one JSON record per ended episode), diagnostics, and appends each record to the
 results_file (JSON lines). Services: ~/start_episode and ~/stop_episode (std_srvs/Trigger).
+The first goal of an episode is drawn away from the cube's measured orientation. Unusable
+inputs (a zero or non-unit quaternion, non-finite values, another frame, joint states that do
+not fit the profile) are dropped with a throttled warning and a diagnostics counter: no input
+can take the node down.
 """
 import json
 import math
@@ -35,8 +39,8 @@ from inhand.config import ConfigError
 from inhand.messages import msg_to_pose, pose_to_msg
 from inhand.ros_runtime import declare, run_node
 import numpy as np
-from policy_node.goals import append_jsonl, Episode, EpisodeConfig, GoalSampler
-from policy_node.kinematics import HandKinematics
+from policy_node.goals import append_jsonl, Episode, EpisodeConfig, GoalSampler, quat_problem
+from policy_node.kinematics import HandKinematics, load_hand_model
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -80,6 +84,7 @@ class GoalManagerNode(Node):
                                     'Append each episode record to this JSON-lines file; '
                                     'empty: topic and diagnostics only.')
         check_rate = declare(self, 'check_rate_hz', 20.0, 'Rate of the timeout checks [Hz].')
+        scene_config = load_scene_config(scene)
         try:
             self.config = EpisodeConfig(
                 success_threshold=declare(self, 'success_threshold', 0.4,
@@ -97,7 +102,7 @@ class GoalManagerNode(Node):
                                        'End the episode when the cube pose is missing this '
                                        'long [s].'),
                 drop_below_palm=drop_below_palm if drop_below_palm > 0
-                else load_scene_config(scene).drop_below_palm)
+                else scene_config.drop_below_palm)
             self.sampler = GoalSampler(mode, None if seed < 0 else seed, min_angle)
         except ValueError as exc:
             raise ConfigError(f'goal_manager: {exc}') from exc
@@ -105,7 +110,9 @@ class GoalManagerNode(Node):
             raise ConfigError('check_rate_hz must be > 0 and restart_delay >= 0')
 
         self.profile = load_hand_profile(hand)
-        self.kinematics = HandKinematics(self.profile)
+        # The palm from the same hand mount as the sim that this scene config describes.
+        self.kinematics = HandKinematics(self.profile,
+                                         load_hand_model(self.profile, scene_config))
         self.kinematics.update(self.profile.home)
         self.palm_position = self.kinematics.palm_pose()[0]
         self.joint_index = None
@@ -114,6 +121,8 @@ class GoalManagerNode(Node):
         self.ended_at = None
         self.cube = None                       # (time, position, quat)
         self.last_result = None
+        # Inputs dropped as unusable (each also a throttled warning): never a crash.
+        self.rejected = {'cube_pose_frame': 0, 'cube_pose_values': 0, 'joint_states': 0}
 
         self.goal_pub = self.create_publisher(PoseStamped, 'goal/pose', qos.LATCHED)
         self.episode_pub = self.create_publisher(Int32, 'goal/episode', qos.LATCHED)
@@ -140,26 +149,44 @@ class GoalManagerNode(Node):
 
     # ------------------------------------------------------------------ inputs
 
+    def _reject(self, kind: str, message: str):
+        self.rejected[kind] += 1
+        self.get_logger().warning(f'ignoring {message} ({self.rejected[kind]} so far)',
+                                  throttle_duration_sec=1.0)
+
     def _on_joints(self, msg: JointState):
         names = tuple(msg.name)
+        if len(msg.position) != len(names):
+            self._reject('joint_states', f'/joint_states with {len(names)} names and '
+                         f'{len(msg.position)} positions')
+            return
         if self.joint_index is None or self.joint_index[0] != names:
             index = {n: i for i, n in enumerate(names)}
-            if any(n not in index for n in self.profile.joint_names) \
-                    or len(msg.position) != len(names):
+            missing = [n for n in self.profile.joint_names if n not in index]
+            if missing:
+                self._reject('joint_states', f'/joint_states without {", ".join(missing)}')
                 return
             self.joint_index = (names, np.array([index[n] for n in self.profile.joint_names]))
         q = np.asarray(msg.position, dtype=float)[self.joint_index[1]]
-        if np.all(np.isfinite(q)):
-            self.kinematics.update(q)
-            self.palm_position = self.kinematics.palm_pose()[0]
+        if not np.all(np.isfinite(q)):
+            self._reject('joint_states', '/joint_states with non-finite positions')
+            return
+        self.kinematics.update(q)
+        self.palm_position = self.kinematics.palm_pose()[0]
 
     def _on_cube(self, msg: PoseWithCovarianceStamped):
         if msg.header.frame_id != self.profile.world_frame:
-            self.get_logger().warning(f'ignoring cube pose in frame {msg.header.frame_id!r}',
-                                      throttle_duration_sec=5.0)
+            self._reject('cube_pose_frame', f'cube pose in frame {msg.header.frame_id!r}, '
+                         f'expected {self.profile.world_frame!r}')
             return
         position, quat = msg_to_pose(msg.pose.pose)
-        if not (np.all(np.isfinite(position)) and np.all(np.isfinite(quat))):
+        problem = quat_problem(quat)
+        if not problem and not np.all(np.isfinite(position)):
+            problem = f'position {position.tolist()} is not finite'
+        if problem:
+            # Treated as no pose at all: a lasting stream of them ends the episode as
+            # pose_lost, exactly like a silent estimator.
+            self._reject('cube_pose_values', f'cube pose: {problem}')
             return
         now = self._now()
         self.cube = (now, position, quat)
@@ -177,8 +204,11 @@ class GoalManagerNode(Node):
     def _start_episode(self, now):
         if self.episode is not None and self.episode.running:
             self._finish(now, 'stopped')
+        # The first goal is drawn away from where the cube is (a random reset leaves it in
+        # any face-aligned orientation), so it is never reached by standing still.
         self.episode = Episode(index=self.episodes_started, config=self.config,
-                               sampler=self.sampler, start_time=now)
+                               sampler=self.sampler, start_time=now,
+                               start_quat=None if self.cube is None else self.cube[2])
         self.episodes_started += 1
         self.ended_at = None
         self.episode_pub.publish(Int32(data=self.episode.index))
@@ -267,7 +297,8 @@ class GoalManagerNode(Node):
         return response
 
     def _publish_diagnostics(self):
-        values = {'episodes': self.episodes_started}
+        values = {'episodes': self.episodes_started,
+                  **{f'rejected_{kind}': count for kind, count in self.rejected.items()}}
         if self.episode is None:
             level, message = diagnostics.WARN, 'waiting for the cube pose'
         elif self.episode.running:

@@ -16,8 +16,9 @@
 Goals and success metrics for cube reorientation, without ROS.
 
 GoalSampler draws goal orientations at least min_angle (90 degrees by default, as Playground)
-from the previous goal, either from one generator (random) or reseeded per episode (sequence:
-episode k always gets the same goals, for reproducible evaluation). Episode tracks one
+from the previous goal (the first one from the cube's measured orientation at the start),
+either from one generator (random) or reseeded per episode (sequence: episode k from the same
+start always gets the same goals, for reproducible evaluation). Episode tracks one
 episode: a goal counts as reached when the rotation to it stays below success_threshold (0.4
 rad, as Dactyl and DeXtreme evaluate) for hold_s, then the next goal follows; the episode ends
 on a drop (cube centre more than drop_below_palm under the palm), when the pose is lost for
@@ -36,6 +37,32 @@ IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
 END_REASONS = ('drop', 'pose_lost', 'goal_timeout', 'max_successes', 'stopped')
 
 
+def quat_problem(quat, tolerance: float = 0.1) -> str:
+    """
+    Return why quat (wxyz) is not a usable orientation, or '' when it is.
+
+    A quaternion must be finite with a norm within tolerance of 1: a zero or far from unit
+    quaternion is a broken message, not an orientation, and normalizing it would hide that.
+    """
+    q = np.asarray(quat, dtype=float)
+    if q.shape != (4,):
+        return f'quaternion has shape {q.shape}, expected (4,)'
+    if not np.all(np.isfinite(q)):
+        return f'quaternion {q.tolist()} is not finite'
+    norm = float(np.linalg.norm(q))
+    if abs(norm - 1.0) > tolerance:
+        return f'quaternion {q.tolist()} has norm {norm:.3g}, expected 1 +- {tolerance:g}'
+    return ''
+
+
+def checked_quat(quat, what: str) -> np.ndarray:
+    """Return quat (wxyz) normalized, or raise ValueError naming what when quat_problem()."""
+    problem = quat_problem(quat)
+    if problem:
+        raise ValueError(f'{what}: {problem}')
+    return quat_normalize(np.asarray(quat, dtype=float))
+
+
 class GoalSampler:
     """Goal orientations (wxyz) at least min_angle from the previous one."""
 
@@ -52,13 +79,17 @@ class GoalSampler:
         self.rng = np.random.default_rng(seed)
         self.previous = IDENTITY
 
-    def start_episode(self, episode: int) -> None:
-        """Begin an episode's goals; in sequence mode they depend only on (seed, episode)."""
+    def start_episode(self, episode: int, start=None) -> None:
+        """
+        Begin an episode's goals, the first one at least min_angle from start (wxyz).
+
+        start is the cube's measured orientation at the episode start (a reset may leave it in
+        any face-aligned orientation); None means the nominal orientation (identity). In
+        sequence mode the goals depend only on (seed, episode, start).
+        """
         if self.mode == 'sequence':
             self.rng = np.random.default_rng([self.seed, episode])
-        # The cube starts each episode at its nominal orientation (identity): the first goal is
-        # drawn away from it, and the sequence never depends on how the cube actually moved.
-        self.previous = IDENTITY
+        self.previous = IDENTITY if start is None else checked_quat(start, 'start orientation')
 
     def next_goal(self) -> np.ndarray:
         for _ in range(10000):
@@ -97,6 +128,7 @@ class Episode:
     config: EpisodeConfig
     sampler: GoalSampler
     start_time: float
+    start_quat: np.ndarray = None       # the cube's measured orientation at the start (wxyz)
     goal: np.ndarray = None
     goal_start: float = 0.0
     successes: int = 0
@@ -109,7 +141,7 @@ class Episode:
     reason: str = None
 
     def __post_init__(self):
-        self.sampler.start_episode(self.index)
+        self.sampler.start_episode(self.index, self.start_quat)
         self.last_pose_time = self.start_time
         self._new_goal(self.start_time)
 
@@ -124,13 +156,19 @@ class Episode:
         self.goals.append([round(float(v), 6) for v in self.goal])
 
     def update(self, now: float, cube_position, cube_quat, palm_position) -> list:
-        """Feed one cube pose (world, wxyz) and the palm position; return the events."""
+        """
+        Feed one cube pose (world, wxyz) and the palm position; return the events.
+
+        A quaternion that quat_problem() refuses raises ValueError: callers drop such poses.
+        """
         if not self.running:
             return []
+        # Checked before anything changes: a refused pose counts as no pose at all.
+        cube_quat = checked_quat(cube_quat, 'cube orientation')
         self.last_pose_time = now
         if cube_position[2] < palm_position[2] - self.config.drop_below_palm:
             return [self.end(now, 'drop')]
-        self.last_error = rotation_between(quat_normalize(cube_quat), self.goal)
+        self.last_error = rotation_between(cube_quat, self.goal)
         events = []
         if self.last_error < self.config.success_threshold:
             if self.below_since is None:
@@ -176,6 +214,8 @@ class Episode:
             'duration_s': None if self.end_time is None
             else round(self.end_time - self.start_time, 4),
             'time_to_goal_s': list(self.success_times),
+            'start_wxyz': None if self.start_quat is None
+            else [round(float(v), 6) for v in self.start_quat],
             'goals_wxyz': list(self.goals),
             'last_error_rad': None if math.isnan(self.last_error)
             else round(self.last_error, 4),

@@ -14,11 +14,13 @@
 
 """Goal sampling, success / drop / timeout logic, episode records and the results file."""
 import math
+import re
 
-from inhand.transforms import axis_angle_to_quat, quat_multiply, rotation_between
+from inhand.transforms import (axis_angle_to_quat, matrix_to_quat, quat_multiply,
+                               rotation_between)
 import numpy as np
 from policy_node.goals import (append_jsonl, Episode, EpisodeConfig, GoalSampler, IDENTITY,
-                               read_jsonl)
+                               quat_problem, read_jsonl)
 import pytest
 
 PALM = np.array([0.0, 0.0, 0.25])
@@ -59,6 +61,101 @@ def test_sequence_mode_repeats_each_episode_exactly():
     assert not np.allclose(goals(GoalSampler('sequence', seed=8), 3), first)
     with pytest.raises(ValueError, match='needs a seed'):
         GoalSampler('sequence')
+
+
+def face_aligned_orientations():
+    """Return the 24 rotations that map the cube's faces onto the axes (what a reset leaves)."""
+    out = []
+    for perm in ((0, 1, 2), (1, 2, 0), (2, 0, 1), (0, 2, 1), (2, 1, 0), (1, 0, 2)):
+        for signs in np.ndindex(2, 2, 2):
+            matrix = np.zeros((3, 3))
+            for row, (col, sign) in enumerate(zip(perm, signs)):
+                matrix[row, col] = -1.0 if sign else 1.0
+            if np.linalg.det(matrix) > 0:
+                out.append(matrix_to_quat(matrix))
+    return out
+
+
+def test_the_first_goal_is_far_from_the_measured_start_orientation():
+    starts = face_aligned_orientations()
+    assert len(starts) == 24
+    for seed in range(3):
+        for start in starts:
+            for mode in ('sequence', 'random'):
+                sampler = GoalSampler(mode, seed=seed)
+                sampler.start_episode(0, start)
+                goal = sampler.next_goal()
+                assert rotation_between(start, goal) >= math.pi / 2, (seed, start)
+
+
+def test_a_sequence_is_reproducible_given_the_same_start():
+    start = axis_angle_to_quat([1.0, 0.0, 0.0], math.pi)
+
+    def goals(sampler, episode, start, n=4):
+        sampler.start_episode(episode, start)
+        return np.array([sampler.next_goal() for _ in range(n)])
+
+    a, b = GoalSampler('sequence', seed=5), GoalSampler('sequence', seed=5)
+    first = goals(a, 2, start)
+    goals(b, 0, IDENTITY, n=30)                 # other episodes in between
+    np.testing.assert_array_equal(goals(b, 2, start.copy()), first)
+    # Without a start the nominal orientation (identity) is used, as before.
+    np.testing.assert_array_equal(goals(a, 2, None), goals(b, 2, IDENTITY))
+    with pytest.raises(ValueError, match='start orientation: quaternion .* has norm 0'):
+        a.start_episode(0, [0.0, 0.0, 0.0, 0.0])
+
+
+def test_episode_starts_from_the_measured_orientation_and_records_it():
+    start = axis_angle_to_quat([0.0, 1.0, 0.0], math.pi / 2)
+    ep = Episode(index=4, config=EpisodeConfig(), sampler=GoalSampler('sequence', seed=1),
+                 start_time=0.0, start_quat=start)
+    assert rotation_between(start, ep.goal) >= math.pi / 2
+    # Sitting still at the start never counts as a success.
+    assert ep.update(0.1, ON_PALM, start, PALM) == []
+    np.testing.assert_allclose(ep.result()['start_wxyz'], start, atol=1e-6)
+
+
+@pytest.mark.parametrize('quat, pattern', [
+    ([0.0, 0.0, 0.0, 0.0], 'norm 0'),
+    ([0.5, 0.0, 0.0, 0.0], 'norm 0.5'),
+    ([1.2, 0.0, 0.0, 0.0], 'norm 1.2'),
+    ([math.nan, 0.0, 0.0, 1.0], 'not finite'),
+    ([1.0, 0.0, 0.0], r'shape \(3,\)'),
+])
+def test_broken_quaternions_are_named_and_refused_without_changing_the_episode(quat, pattern):
+    assert re.search(pattern, quat_problem(quat))
+    ep = episode()
+    before = (ep.last_pose_time, ep.last_error, ep.running)
+    with pytest.raises(ValueError, match=f'cube orientation: .*{pattern}'):
+        ep.update(10.5, ON_PALM, quat, PALM)
+    assert (ep.last_pose_time, ep.running) == before[::2]
+    assert math.isnan(ep.last_error)
+    assert quat_problem([0.0, 0.0, 0.0, 1.05]) == ''          # near-unit is fine
+
+
+def test_success_at_the_default_threshold_records_the_goal_and_the_time(tmp_path):
+    config = EpisodeConfig()
+    assert config.success_threshold == 0.4 and config.hold_s == 0.0
+    ep = episode(config)
+    first = ep.goal
+    assert ep.update(10.5, ON_PALM, turned(first, 0.41), PALM) == []       # just outside
+    assert ep.successes == 0 and math.isclose(ep.last_error, 0.41, abs_tol=1e-9)
+    events = ep.update(12.25, ON_PALM, turned(first, 0.39, axis=(1.0, 0.0, 0.0)), PALM)
+    assert events[0] == ('success', 1) and events[1][0] == 'goal'
+    second = ep.goal
+    np.testing.assert_array_equal(events[1][1], second)
+    assert rotation_between(first, second) >= math.pi / 2
+    # The cube, still at the reached goal, is far from the new one: no second success.
+    assert ep.update(12.3, ON_PALM, first, PALM) == []
+    assert ep.last_error >= math.pi / 2 - 0.39
+    ep.end(13.0, 'stopped')
+    path = tmp_path / 'results.jsonl'
+    append_jsonl(path, ep.result())
+    (record,) = read_jsonl(path)
+    assert (record['successes'], record['reason'], record['time_to_goal_s']) == \
+        (1, 'stopped', [2.25])
+    np.testing.assert_allclose(record['goals_wxyz'], [first, second], atol=1e-6)
+    assert record['success_threshold'] == 0.4
 
 
 def episode(config=None, seed=3):

@@ -22,12 +22,13 @@ import contextlib
 import json
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from hand_control.hand_profile import load_hand_profile
 from inhand import qos
 from inhand.messages import msg_to_pose, pose_to_msg
 from inhand.paths import config_path
-from inhand.transforms import rotation_between
+from inhand.transforms import axis_angle_to_quat, quat_multiply, rotation_between
 import numpy as np
 from policy_node.goal_manager_node import GoalManagerNode, RESULTS_QOS
 from policy_node.goals import GoalSampler, read_jsonl
@@ -38,6 +39,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Int32, String
+from std_srvs.srv import Trigger
 import yaml
 
 pytestmark = pytest.mark.ros
@@ -64,6 +66,8 @@ class Harness:
         sub(Int32, 'goal/successes', lambda m: self.successes.append(m.data), qos.LATCHED)
         sub(String, 'goal/results', lambda m: self.results.append(json.loads(m.data)),
             RESULTS_QOS)
+        self.diagnostics = []
+        sub(DiagnosticArray, '/diagnostics', lambda m: self.diagnostics.extend(m.status), 10)
         self.cube_pub = self.probe.create_publisher(PoseWithCovarianceStamped, 'cube/pose',
                                                     qos.SENSOR_PUB)
         self.joint_pub = self.probe.create_publisher(JointState, 'joint_states',
@@ -98,6 +102,18 @@ class Harness:
 
     def goal_quat(self):
         return msg_to_pose(self.goals[-1].pose)[1]
+
+    def call(self, service):
+        client = self.probe.create_client(Trigger, f'goal_manager/{service}')
+        self.spin_until(client.service_is_ready, what=f'service {service}')
+        future = client.call_async(Trigger.Request())
+        self.spin_until(future.done, what=f'{service} answered')
+        return future.result()
+
+    def diagnostic_values(self):
+        """Return the key/values of the newest goal_manager status."""
+        statuses = [s for s in self.diagnostics if s.name == 'goal_manager']
+        return {kv.key: kv.value for kv in statuses[-1].values} if statuses else {}
 
 
 @contextlib.contextmanager
@@ -168,6 +184,79 @@ def test_the_shipped_parameter_file_names_only_declared_parameters():
         assert {k: node.get_parameter(k).value for k in keys} == keys
         declared = set(node._parameters) - {'use_sim_time', 'start_type_description_service'}
         assert declared == set(keys)
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
+
+
+def test_broken_cube_poses_and_joint_states_are_dropped_not_fatal(tmp_path):
+    results = tmp_path / 'results.jsonl'
+    with goal_manager(results_file=str(results), pose_timeout=0.5, auto_start=False) as h:
+        h.spin_until(lambda: h.node.cube is not None, what='a cube pose')
+        assert h.call('start_episode').success
+        for quat in ([0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0], [np.nan, 0.0, 0.0, 1.0]):
+            h.cube_quat = np.array(quat)
+            rejected = h.node.rejected['cube_pose_values']
+            # Each one used to raise in the callback and take the node down with it.
+            h.spin_until(lambda: h.node.rejected['cube_pose_values'] > rejected + 2,
+                         what=f'quaternion {quat} rejected')
+        assert h.node.episode.running and np.isnan(h.node.episode.last_error)
+        h.cube_quat = np.array([1.0, 0.0, 0.0, 0.0])
+        h.cube_position = np.array([np.nan, 0.0, 0.3])
+        # Nothing usable arrives: after pose_timeout the episode ends as pose_lost.
+        h.spin_until(lambda: h.results, what='pose_lost')
+        assert h.results[0]['reason'] == 'pose_lost'
+        assert read_jsonl(results)[0]['reason'] == 'pose_lost'
+        # A joint state whose positions do not match its names (after a good one).
+        bad = JointState(name=list(PROFILE.joint_names), position=[0.1, 0.2, 0.3])
+        h.joint_pub.publish(bad)
+        h.spin_until(lambda: h.node.rejected['joint_states'] >= 1, what='joint state rejected')
+        h.spin_until(lambda: 'rejected_cube_pose_values' in h.diagnostic_values(),
+                     what='diagnostics')
+        values = h.diagnostic_values()
+        assert int(values['rejected_cube_pose_values']) >= 9
+        assert int(values['rejected_joint_states']) >= 1
+
+
+def test_first_goal_is_far_from_the_measured_start_and_a_success_is_recorded(tmp_path):
+    results = tmp_path / 'results.jsonl'
+    start = axis_angle_to_quat([1.0, 0.0, 0.0], np.pi)       # a face-aligned random reset
+    with goal_manager(results_file=str(results), seed=4, auto_start=False) as h:
+        h.cube_quat = start
+        h.spin_until(lambda: h.node.cube is not None, what='a cube pose')
+        assert h.call('start_episode').success
+        h.spin_until(lambda: h.goals, what='the first goal')
+        sampler = GoalSampler('sequence', seed=4)
+        sampler.start_episode(0, start)
+        first = sampler.next_goal()
+        np.testing.assert_allclose(h.goal_quat(), first, atol=1e-9)   # reproducible from start
+        assert rotation_between(start, h.goal_quat()) >= np.pi / 2
+        # Within the default threshold (0.4 rad) of the goal: a success and the next goal.
+        h.cube_quat = quat_multiply(axis_angle_to_quat([0.0, 1.0, 0.0], 0.3), first)
+        h.spin_until(lambda: h.successes[-1:] == [1], what='first success')
+        h.spin_until(lambda: len(h.goals) >= 2, what='second goal')
+        second = h.goal_quat()
+        assert rotation_between(first, second) >= np.pi / 2
+        assert h.call('stop_episode').success
+        h.spin_until(lambda: h.results, what='the record')
+    (record,) = read_jsonl(results)
+    assert record == h.results[0]
+    assert (record['successes'], record['reason']) == (1, 'stopped')
+    np.testing.assert_allclose(record['start_wxyz'], start, atol=1e-6)
+    np.testing.assert_allclose(record['goals_wxyz'], [first, second], atol=1e-6)
+    assert len(record['time_to_goal_s']) == 1 and record['success_threshold'] == 0.4
+
+
+def test_the_palm_comes_from_the_scene_parameter(tmp_path):
+    scene = yaml.safe_load(config_path('sim/scene.yaml').read_text())
+    scene['hand_mount']['position'][2] += 0.1
+    path = tmp_path / 'raised.yaml'
+    path.write_text(yaml.safe_dump(scene))
+    default = palm_position()
+    rclpy.init(args=['--ros-args', '-p', f'scene:={path}'])
+    try:
+        node = GoalManagerNode()
+        np.testing.assert_allclose(node.palm_position, default + [0.0, 0.0, 0.1], atol=1e-9)
         node.destroy_node()
     finally:
         rclpy.shutdown()
