@@ -186,8 +186,10 @@ class SafetyLimiter:
         n = len(self.names)
         self.n = n
         act = [limits[name] for name in self.names]
-        self.lower = np.array([j.soft_lower for j in act]) + cfg.position_margin
-        self.upper = np.array([j.soft_upper for j in act]) - cfg.position_margin
+        self._soft_lower = np.array([j.soft_lower for j in act])
+        self._soft_upper = np.array([j.soft_upper for j in act])
+        self.lower = self._soft_lower + cfg.position_margin
+        self.upper = self._soft_upper - cfg.position_margin
         narrow = [nm for nm, lo, hi in zip(self.names, self.lower, self.upper) if not lo < hi]
         if narrow:
             raise ConfigError(f'position_margin {cfg.position_margin} leaves no position window '
@@ -361,18 +363,20 @@ class SafetyLimiter:
 
         if not self._commanding:
             self._start_commanding(t)
+        # A policy pushes against a limit when it asks for more than the (soft) limit itself,
+        # not merely for the margin next to it (a hand resting at a limit is not pressing).
         if idx is None:
             clipped = np.minimum(np.maximum(pos, self.lower), self.upper)
             self._goal = clipped
-            pushing = clipped != pos
-            self._pushing = pushing
-            self._clamps_position += pushing
+            clamped = clipped != pos
+            self._clamps_position += clamped
+            self._pushing = ((pos < self._soft_lower) | (pos > self._soft_upper)) \
+                if np.count_nonzero(clamped) else clamped
         else:
             clipped = np.minimum(np.maximum(pos, self.lower[idx]), self.upper[idx])
             self._goal[idx] = clipped
-            pushing = clipped != pos
-            self._pushing[idx] = pushing
-            self.clamps[0, idx] += pushing
+            self.clamps[0, idx] += clipped != pos
+            self._pushing[idx] = (pos < self._soft_lower[idx]) | (pos > self._soft_upper[idx])
         self._last_cmd_t = t
         self._n_commands += 1
         desired, mode = self._commanded_target(t)

@@ -59,6 +59,10 @@ class SafetyLimiterNode(Node):
 
     def __init__(self):
         super().__init__('safety_limiter')
+        # Kilted deprecates warn() for warning(); Jazzy has both. Throttling is per call site
+        # (rclpy walks the stack past its own frames), so a bound method works as well.
+        logger = self.get_logger()
+        self._warning = getattr(logger, 'warning', None) or logger.warn
         d = LimiterConfig()
         u = UncertaintyConfig()
         w = WearConfig()
@@ -174,12 +178,12 @@ class SafetyLimiterNode(Node):
             merge_joint_limits(*layers), profile, ignore_unknown_joints=ignore_unknown,
             allow_wider_position_limits=allow_wider)
         for note in notes:
-            self.get_logger().warn(note)
+            self._warning(note)
         names = profile.actuated_joint_names
         odometer_path = pathlib.Path(state_dir).expanduser() / f'wear_odometer_{profile.name}.json'
         odometer, warnings = Odometer.load(names, odometer_path, hand=profile.name)
         for warning in warnings:
-            self.get_logger().warn(warning)
+            self._warning(warning)
         self.odometer = odometer
         self.core = SafetyLimiter(limits, config, profile.joint_names, names,
                                   home=profile.home[profile.actuated_indices],
@@ -248,8 +252,8 @@ class SafetyLimiterNode(Node):
         result = self.core.on_command(self._now(), stamp.sec + stamp.nanosec * 1e-9, msg.name,
                                       msg.position, msg.velocity, msg.effort)
         if isinstance(result, Drop):
-            self.get_logger().warn(f'dropped a hand/command_raw message: {result.reason}: '
-                                   f'{result.detail}', throttle_duration_sec=1.0)
+            self._warning(f'dropped a hand/command_raw message: {result.reason}: '
+                          f'{result.detail}', throttle_duration_sec=1.0)
         else:
             self._publish(result)
         if self.core.events or self.core.wear.events:
@@ -290,7 +294,7 @@ class SafetyLimiterNode(Node):
             if level == 'error':
                 logger.error(text)
             elif level == 'warn':
-                logger.warn(text, throttle_duration_sec=1.0)
+                self._warning(text, throttle_duration_sec=1.0)
             else:
                 logger.info(text)
 

@@ -133,50 +133,57 @@ def test_malformed_stream_never_reaches_the_simulator(graph_running):
            JointState(name=['rh_FFJ3', 'rh_NOPE'], position=[0.3, 0.3]),
            JointState(name=['rh_FFJ3', 'rh_MFJ3'], position=[0.3])]
     square_wave(probe, raw, 1.5, extra=lambda k: raw.publish(bad[k % len(bad)]))
+    # The command QoS keeps one message: under load some raw ones are overwritten unread.
     limiter = status(probe, 'safety_limiter: state',
-                     lambda v: int(v['dropped_malformed']) >= 100)
+                     lambda v: int(v['dropped_malformed']) >= 10)
     for reason in ('non_finite', 'unknown_joint', 'length_mismatch'):
         assert int(limiter[f'dropped_{reason}']) > 0
     sim = status(probe, 'sim_bridge: simulation',
-                 lambda v: int(v['commands_accepted']) > 100)
+                 lambda v: int(v['commands_accepted']) > 10)
     assert sim['commands_rejected'] == '0'
 
 
 def test_watchdog_holds_when_commands_stop(graph_running):
     launcher, probe = graph_running
     raw = probe.publisher('/hand/command_raw', JointState)
+    safe = probe.subscribe('/hand/command', JointState, qos=1000)
     square_wave(probe, raw, 0.5)
     values = status(probe, 'safety_limiter: state', lambda v: v['mode'] == 'hold')
     assert 'command timeout' in values['message'] and values['level'] == 1
-    # The hand settles where the targets came to rest.
+    # The targets came to rest and are held (repeated every hold_republish_period); they move
+    # only as far as the tracking window drags them when the cube nudges a finger.
+    start = len(safe)
     probe.spin(1.0)
-    states = probe.subscribe('/joint_states', JointState)
-    start = len(states)
-    probe.spin(0.5)
-    q = np.array([m.position for m in states[start:]])
-    assert len(q) > 5 and np.ptp(q[:, ACT], axis=0).max() < 0.02
+    x = np.array([m.position for m in safe[start:]])
+    assert len(x) >= 3 and np.ptp(x, axis=0).max() < 0.05, np.ptp(x, axis=0).max()
 
 
 def test_estop_latches_and_releases(graph_running):
     launcher, probe = graph_running
     raw = probe.publisher('/hand/command_raw', JointState)
     states = probe.subscribe('/joint_states', JointState)
+    safe = probe.subscribe('/hand/command', JointState, qos=1000)
     assert probe.call('/safety_limiter/estop', SetBool, SetBool.Request(data=True)).success
-    probe.spin(0.5)                        # targets come to rest at the latched pose
-    start = len(states)
+    probe.spin(1.5)                        # targets come back to the latched pose and rest
+    start, start_safe = len(states), len(safe)
     square_wave(probe, raw, 1.5)           # the policy goes on, violently
+    # The targets hold (repeated while holding) and the hand does not follow the wave; the
+    # cube in the palm may still nudge a finger, and the tracking window with it.
+    x = np.array([m.position for m in safe[start_safe:]])
+    assert len(x) >= 5 and np.ptp(x, axis=0).max() < 0.05, np.ptp(x, axis=0).max()
     q = np.array([m.position for m in states[start:]])
-    assert len(q) > 20 and np.ptp(q[:, ACT], axis=0).max() < 0.03, 'the hand moved'
+    assert len(q) > 20 and np.ptp(q[:, ACT], axis=0).max() < 0.1, 'the hand moved'
     values = status(probe, 'safety_limiter: state', lambda v: v['mode'] == 'estop')
     assert int(values['dropped_estop']) > 50 and values['estop'] == 'True'
     # Only an explicit release clears it; commands ramp in again and the hand moves.
     assert probe.call('/safety_limiter/estop', SetBool, SetBool.Request(data=False)).success
+    ffj3 = PROFILE.joint_names.index('rh_FFJ3')
     start = len(states)
     target = (LOWER + UPPER) / 2
-    target[NAMES.index('rh_FFJ3')] = 1.2
+    goal = 0.3 if states[-1].position[ffj3] > 0.8 else 1.2     # well away from where it is
+    target[NAMES.index('rh_FFJ3')] = goal
     for _ in range(150):
         raw.publish(JointState(name=NAMES, position=target.tolist()))
         probe.spin(0.01)
     q = np.array([m.position for m in states[start:]])
-    ffj3 = PROFILE.joint_names.index('rh_FFJ3')
-    assert abs(q[-1, ffj3] - 1.2) < 0.15 and np.ptp(q[:, ffj3]) > 0.1
+    assert abs(q[-1, ffj3] - goal) < 0.15 and np.ptp(q[:, ffj3]) > 0.3
