@@ -432,3 +432,14 @@ def test_config_errors_name_the_parameter():
         UncertaintyConfig(min_scale=0.0)
     with pytest.raises(ConfigError, match='position_margin .* rh_THJ3'):
         make(position_margin=0.25, max_tracking_error=1.0)
+
+
+def test_resting_at_a_limit_is_not_pressing_but_pushing_beyond_it_is():
+    limiter = make(ramp_time=0.0)
+    at_limit = PROFILE.lower[ACT].copy()          # e.g. a finger straight, at 0.0
+    stream(limiter, 0.0, 1.0, 100, at_limit, measured=PROFILE.lower)
+    assert limiter.diagnostics(1.0).joints['rh_LFJ5']['odometer_pressed_s'] == 0.0
+    beyond = at_limit - 0.2                       # asking past the limit: pushing
+    stream(limiter, 1.0, 2.0, 100, beyond, measured=PROFILE.lower)
+    pressed = limiter.diagnostics(2.0).joints['rh_LFJ5']['odometer_pressed_s']
+    assert pressed == pytest.approx(1.0, abs=0.02)
