@@ -31,6 +31,7 @@ from inhand.config import ConfigError
 from inhand.transforms import axis_angle_to_quat
 import numpy as np
 from policy_node.runner import load_runner
+from sim_bridge.scene import load_scene_config
 
 
 def describe(runner) -> str:
@@ -59,10 +60,13 @@ def main(argv=None) -> int:
     parser.add_argument('--spec', default='', help='spec YAML (path or name under config/)')
     parser.add_argument('--model', default='', help='ONNX model (path or name under models/)')
     parser.add_argument('--hand', default='shadow', help='hand profile')
+    parser.add_argument('--scene', default='sim/scene.yaml',
+                        help='scene config (hand mount for forward kinematics)')
     args = parser.parse_args(argv)
     try:
         profile = load_hand_profile(args.hand)
-        runner = load_runner(profile, args.spec, args.model)
+        scene = load_scene_config(args.scene)
+        runner = load_runner(profile, args.spec, args.model, scene_config=scene)
     except ConfigError as exc:
         print(f'[FATAL] configuration error: {exc}', file=sys.stderr)
         return 2
@@ -70,8 +74,8 @@ def main(argv=None) -> int:
     runner.start(profile.home[runner.joint_indices])
     cube_position = None
     if runner.needs_cube or runner.needs_goal:
-        from policy_node.kinematics import HandKinematics
-        kinematics = HandKinematics(profile)
+        from policy_node.kinematics import HandKinematics, load_hand_model
+        kinematics = HandKinematics(profile, load_hand_model(profile, scene))
         kinematics.update(profile.home)
         cube_position = kinematics.palm_pose()[0] + np.array([0.0, 0.0, 0.04])
     targets = runner.step(profile.home, np.zeros(len(profile.joint_names)), cube_position,

@@ -49,18 +49,22 @@ class ObservationInputs:
 class Context:
     """What term classes may consult: the hand, the action joints, the rate, the kinematics."""
 
-    def __init__(self, spec: PolicySpec, profile, action_joints, action_size, kinematics):
+    def __init__(self, spec: PolicySpec, profile, action_joints, action_size, kinematics,
+                 scene_config=None):
         self.spec = spec
         self.profile = profile
         self.action_joints = tuple(action_joints)
         self.action_size = action_size
         self._kinematics = kinematics
+        self.scene_config = scene_config
 
     @property
     def kinematics(self):
         if self._kinematics is None:
-            from policy_node.kinematics import HandKinematics
-            self._kinematics = HandKinematics(self.profile)
+            # Loaded on first use: specs without kinematic terms never compile the model.
+            from policy_node.kinematics import HandKinematics, load_hand_model
+            self._kinematics = HandKinematics(
+                self.profile, load_hand_model(self.profile, self.scene_config))
         return self._kinematics
 
 
@@ -507,13 +511,15 @@ class History:
 class ObservationBuilder:
     """Turns ObservationInputs into the policy's float32 observation vector."""
 
-    def __init__(self, spec: PolicySpec, profile, kinematics=None):
+    def __init__(self, spec: PolicySpec, profile, kinematics=None, scene_config=None):
+        """Bind spec to profile; FK through kinematics, else the hand mounted per scene_config."""
         self.spec = spec
         self.profile = profile
         self.action_joints = resolve_joints(spec, profile)
         # The decoded action has one value per joint, whatever the network outputs (bins).
         self.action_size = len(self.action_joints)
-        context = Context(spec, profile, self.action_joints, self.action_size, kinematics)
+        context = Context(spec, profile, self.action_joints, self.action_size, kinematics,
+                          scene_config)
         self.context = context
         self.terms, self.transforms, self.histories, self.slices = [], [], [], {}
         offset = 0

@@ -23,6 +23,9 @@ limiter. When the joint states, the cube pose or the goal are missing or older t
 thresholds it publishes nothing (the limiter then holds) and says why: a throttled log line and
 the diagnostics. All start-up checks (spec against the hand, term sizes, model tensors) happen
 in the constructor, so a mismatched policy exits with code 2 and a message before any command.
+Unusable inputs (non-finite values, a zero or non-unit quaternion) are dropped in the callbacks
+with a counter and a throttled warning, and a publisher whose QoS cannot reach the latched goal
+subscriptions is named in an error: no input takes the node down or fails silently.
 """
 import math
 import sys
@@ -35,9 +38,13 @@ from inhand.config import ConfigError
 from inhand.messages import msg_to_pose, stamp_to_sec
 from inhand.ros_runtime import declare, run_node
 import numpy as np
+from policy_node.goals import quat_problem
 from policy_node.runner import load_runner
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
+from rclpy.qos import qos_policy_name_from_kind
 from sensor_msgs.msg import JointState
+from sim_bridge.scene import load_scene_config
 from std_msgs.msg import Int32, String
 from std_srvs.srv import Trigger
 
@@ -49,11 +56,13 @@ class Latest:
 
     def __init__(self):
         self.value = None
+        self.pose = None                      # (position, quat wxyz) of pose messages
         self.stamp = None
         self.arrival = None
 
-    def update(self, value, stamp: float, arrival: float):
+    def update(self, value, stamp: float, arrival: float, pose=None):
         self.value = value
+        self.pose = pose
         # Drivers that leave the stamp at zero are aged by arrival time instead.
         self.stamp = stamp if stamp > 0.0 else arrival
         self.arrival = arrival
@@ -92,6 +101,13 @@ class PolicyRunnerNode(Node):
         self.reset_on_episode = declare(self, 'reset_on_episode', True,
                                         'Restart the policy state (history, recurrent state, '
                                         'last action) when /goal/episode changes.')
+        self.future_tolerance = declare(self, 'future_stamp_tolerance', 0.05,
+                                        'Publish nothing when an input stamp is further than '
+                                        'this ahead of the node clock [s] (clocks disagree, '
+                                        'e.g. before the first /clock).')
+        scene = declare(self, 'scene', 'sim/scene.yaml',
+                        'Scene config whose hand mount places the hand for forward kinematics '
+                        '(fingertips, palm); the same file as the sim and goal_manager.')
         if initial_mode not in MODES:
             raise ConfigError(f'initial_mode must be one of {", ".join(MODES)}, '
                               f'got {initial_mode!r}')
@@ -100,9 +116,13 @@ class PolicyRunnerNode(Node):
                             ('home_duration', self.home_duration)):
             if not value > 0:
                 raise ConfigError(f'{name} must be > 0, got {value}')
+        if not self.future_tolerance >= 0:
+            raise ConfigError(f'future_stamp_tolerance must be >= 0, got '
+                              f'{self.future_tolerance}')
 
         self.profile = load_hand_profile(hand)
-        self.runner = load_runner(self.profile, spec, model, threads=threads)
+        self.runner = load_runner(self.profile, spec, model, threads=threads,
+                                  scene_config=load_scene_config(scene))
         spec = self.runner.spec
         self.rate = rate_override if rate_override > 0 else spec.rate_hz
         self.joint_names = list(self.runner.joint_names)
@@ -121,6 +141,10 @@ class PolicyRunnerNode(Node):
         self.seed_from_measured = False
         self.skip_reason = ''
         self.counts = {'published': 0, 'skipped': 0}
+        # Inputs dropped in the callbacks, and publishers whose QoS cannot reach a latched
+        # subscription (their messages never arrive): both in the diagnostics.
+        self.rejected = {'cube_pose': 0, 'goal_pose': 0}
+        self.incompatible_qos = {}
         self.step_times = []
         self.ages = []
 
@@ -130,8 +154,14 @@ class PolicyRunnerNode(Node):
         self.create_subscription(JointState, 'joint_states', self._on_joints, qos.SENSOR_SUB)
         self.create_subscription(PoseWithCovarianceStamped, 'cube/pose', self._on_cube,
                                  qos.SENSOR_SUB)
-        self.create_subscription(PoseStamped, 'goal/pose', self._on_goal, qos.LATCHED)
-        self.create_subscription(Int32, 'goal/episode', self._on_episode, qos.LATCHED)
+        for msg_type, topic, callback in ((PoseStamped, 'goal/pose', self._on_goal),
+                                          (Int32, 'goal/episode', self._on_episode)):
+            name = self.resolve_topic_name(topic)
+            self.incompatible_qos[name] = 0
+            self.create_subscription(
+                msg_type, topic, callback, qos.LATCHED,
+                event_callbacks=SubscriptionEventCallbacks(
+                    incompatible_qos=lambda event, n=name: self._on_incompatible_qos(n, event)))
         for mode in MODES:
             self.create_service(Trigger, f'~/{mode}',
                                 lambda request, response, m=mode: self._on_mode(m, response))
@@ -150,13 +180,41 @@ class PolicyRunnerNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_joints(self, msg: JointState):
+        # Parsed (and checked) at the control step, which needs only the newest one.
         self.joints.update(msg, stamp_to_sec(msg.header.stamp), self._now())
 
+    def _pose_or_reject(self, kind: str, topic: str, pose_msg):
+        """Return (position, quat wxyz) of a pose message, or None (counted, warned)."""
+        position, quat = msg_to_pose(pose_msg)
+        problem = quat_problem(quat)
+        if not problem and not np.all(np.isfinite(position)):
+            problem = f'position {position.tolist()} is not finite'
+        if not problem:
+            return position, quat
+        # Dropped: the previous pose ages out and the step says so, as if none had come.
+        self.rejected[kind] += 1
+        self.get_logger().warning(f'ignoring {topic}: {problem} ({self.rejected[kind]} so far)',
+                                  throttle_duration_sec=1.0)
+        return None
+
     def _on_cube(self, msg: PoseWithCovarianceStamped):
-        self.cube.update(msg, stamp_to_sec(msg.header.stamp), self._now())
+        pose = self._pose_or_reject('cube_pose', 'cube pose', msg.pose.pose)
+        if pose is not None:
+            self.cube.update(msg, stamp_to_sec(msg.header.stamp), self._now(), pose)
 
     def _on_goal(self, msg: PoseStamped):
-        self.goal.update(msg, stamp_to_sec(msg.header.stamp), self._now())
+        pose = self._pose_or_reject('goal_pose', 'goal pose', msg.pose)
+        if pose is not None:
+            self.goal.update(msg, stamp_to_sec(msg.header.stamp), self._now(), pose)
+
+    def _on_incompatible_qos(self, topic: str, event):
+        self.incompatible_qos[topic] += 1
+        policy = qos_policy_name_from_kind(event.last_policy_kind)
+        self.get_logger().error(
+            f'a publisher on {topic} offers QoS incompatible with this subscription '
+            f'(policy {policy}): none of its messages arrive. Publish {topic} reliable and '
+            f'transient local (latched), e.g. ros2 topic pub --qos-reliability reliable '
+            f'--qos-durability transient_local ...')
 
     def _on_episode(self, msg: Int32):
         if msg.data != self.episode:
@@ -191,27 +249,52 @@ class PolicyRunnerNode(Node):
             return '/joint_states has non-finite values'
         return positions, velocities
 
+    def _future(self, what: str, latest: Latest, now: float) -> str:
+        """Return why latest's stamp cannot be trusted ('' when it can)."""
+        age = latest.age(now)
+        if age < -self.future_tolerance:
+            return (f'{what} is stamped {-age:.3f} s ahead of the node clock (tolerance '
+                    f'{self.future_tolerance:g} s): the clocks disagree (no /clock yet?)')
+        return ''
+
     def _stale(self, now: float, needs_policy_inputs: bool) -> str:
         """Return why the inputs cannot be used now ('' when they can)."""
+        if self.joints.value is None:
+            return 'no /joint_states yet'
         age = self.joints.age(now)
         if age > self.max_joint_age:
-            return 'no /joint_states yet' if self.joints.value is None \
-                else f'/joint_states is {age:.3f} s old (max {self.max_joint_age:g})'
-        if not needs_policy_inputs:
-            return ''
+            return f'/joint_states is {age:.3f} s old (max {self.max_joint_age:g})'
+        reason = self._future('/joint_states', self.joints, now)
+        if reason or not needs_policy_inputs:
+            return reason
         if self.runner.needs_cube:
+            if self.cube.value is None:
+                return 'no cube pose yet'
             age = self.cube.age(now)
             if age > self.max_cube_age:
-                return 'no cube pose yet' if self.cube.value is None \
-                    else f'cube pose is {age:.3f} s old (max {self.max_cube_age:g})'
+                return f'cube pose is {age:.3f} s old (max {self.max_cube_age:g})'
+            reason = self._future('cube pose', self.cube, now)
+            if reason:
+                return reason
             if self.cube.value.header.frame_id != self.world_frame:
                 return (f'cube pose is in frame {self.cube.value.header.frame_id!r}, '
                         f'expected {self.world_frame!r}')
         if self.runner.needs_goal:
             if self.goal.value is None:
+                topic = self.resolve_topic_name('goal/pose')
+                if self.incompatible_qos.get(topic):
+                    return (f'no goal on {topic} yet: a publisher with incompatible QoS was '
+                            f'seen; publish it reliable and transient local')
                 return 'no goal on /goal/pose yet'
-            if self.max_goal_age > 0 and self.goal.age(now) > self.max_goal_age:
-                return f'goal is {self.goal.age(now):.3f} s old (max {self.max_goal_age:g})'
+            if self.max_goal_age > 0:
+                # Goals are latched and may be any age unless max_goal_age is set: only then
+                # does their stamp matter, and a future one is as wrong as an old one.
+                if self.goal.age(now) > self.max_goal_age:
+                    return (f'goal is {self.goal.age(now):.3f} s old '
+                            f'(max {self.max_goal_age:g})')
+                reason = self._future('goal', self.goal, now)
+                if reason:
+                    return reason
             if self.goal.value.header.frame_id != self.world_frame:
                 return (f'goal is in frame {self.goal.value.header.frame_id!r}, expected '
                         f'{self.world_frame!r}')
@@ -289,9 +372,9 @@ class PolicyRunnerNode(Node):
             self.seed_from_measured = False
         cube_position = cube_quat = goal_quat = None
         if self.runner.needs_cube:
-            cube_position, cube_quat = msg_to_pose(self.cube.value.pose.pose)
+            cube_position, cube_quat = self.cube.pose
         if self.runner.needs_goal:
-            _, goal_quat = msg_to_pose(self.goal.value.pose)
+            goal_quat = self.goal.pose[1]
         return self.runner.step(positions, velocities, cube_position, cube_quat, goal_quat)
 
     def _skip(self, reason: str):
@@ -305,8 +388,12 @@ class PolicyRunnerNode(Node):
 
     def _record(self, started: float, now: float):
         self.step_times.append(time.perf_counter() - started)
-        newest = max(s for s in (self.joints.stamp, self.cube.stamp) if s is not None)
-        self.ages.append(now - newest)
+        # The state is as old as its oldest part: the joint states, and the cube pose when the
+        # policy used it. The goal is a latched command, not state, and may be any age.
+        stamps = [self.joints.stamp]
+        if self.mode == 'run' and self.runner.needs_cube:
+            stamps.append(self.cube.stamp)
+        self.ages.append(now - min(stamps))
         del self.step_times[:-200], self.ages[:-200]
 
     def _publish_diagnostics(self):
@@ -318,7 +405,10 @@ class PolicyRunnerNode(Node):
             level, message = diagnostics.WARN, f'{self.mode}, publishing nothing: ' \
                 f'{self.skip_reason}'
         values = {'mode': self.mode, 'policy': self.runner.spec.name,
-                  'rate_hz': float(self.rate), **self.counts}
+                  'rate_hz': float(self.rate), **self.counts,
+                  **{f'rejected_{kind}': n for kind, n in self.rejected.items()},
+                  **{f'incompatible_qos_publishers{topic.replace("/", "_")}': n
+                     for topic, n in self.incompatible_qos.items()}}
         if self.step_times:
             values['step_ms_median'] = float(np.median(self.step_times) * 1e3)
             values['step_ms_max'] = float(np.max(self.step_times) * 1e3)

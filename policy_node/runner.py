@@ -30,11 +30,13 @@ from policy_node.spec import PolicySpec, resolve_spec_and_model
 class PolicyRunner:
     """Observation -> ONNX inference -> joint targets, with the episode state in between."""
 
-    def __init__(self, spec: PolicySpec, model_path, profile, kinematics=None, threads=1):
+    def __init__(self, spec: PolicySpec, model_path, profile, kinematics=None, threads=1,
+                 scene_config=None):
+        """Check spec, model and hand against each other; FK per kinematics or scene_config."""
         self.spec = spec
         self.model_path = model_path
         self.profile = profile
-        self.builder = ObservationBuilder(spec, profile, kinematics)
+        self.builder = ObservationBuilder(spec, profile, kinematics, scene_config)
         self.actions = ActionProcessor(spec, profile)
         self.policy = OnnxPolicy(model_path, spec.model, self.builder.size,
                                  self.actions.output_size, threads)
@@ -87,7 +89,14 @@ class PolicyRunner:
         return target
 
 
-def load_runner(profile, spec_name='', model_name='', kinematics=None, threads=1):
-    """Resolve the spec and model (see spec.resolve_spec_and_model) and build the runner."""
+def load_runner(profile, spec_name='', model_name='', kinematics=None, threads=1,
+                scene_config=None):
+    """
+    Resolve the spec and model (see spec.resolve_spec_and_model) and build the runner.
+
+    Forward kinematics uses kinematics when given, else the hand mounted as scene_config (a
+    sim_bridge.scene.SceneConfig; None: the default scene) says.
+    """
     spec, model_path = resolve_spec_and_model(spec_name, model_name)
-    return PolicyRunner(spec, model_path, profile, kinematics=kinematics, threads=threads)
+    return PolicyRunner(spec, model_path, profile, kinematics=kinematics, threads=threads,
+                        scene_config=scene_config)

@@ -34,8 +34,10 @@ from policy_node.policy_runner_node import PolicyRunnerNode
 from policy_node.spec import load_spec
 import pytest
 import rclpy
+from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Int32, String
 from std_srvs.srv import Trigger
@@ -69,18 +71,24 @@ class Harness:
         self.episode_pub = self.probe.create_publisher(Int32, 'goal/episode', qos.LATCHED)
         self.q = PROFILE.home.copy()
         self.feed_cube = True
+        self.cube_position = np.array([0.0, 0.0, 0.28])
+        self.cube_quat = np.array([1.0, 0.0, 0.0, 0.0])
+        self.joint_stamp_offset = 0.0        # s added to the stamps: a clock ahead or behind
+        self.cube_stamp_offset = 0.0
+
+    def stamp(self, offset):
+        return (self.probe.get_clock().now() + Duration(nanoseconds=int(offset * 1e9))).to_msg()
 
     def publish_inputs(self):
-        stamp = self.probe.get_clock().now().to_msg()
         joints = JointState(name=list(PROFILE.joint_names), position=self.q.tolist(),
                             velocity=[0.0] * 24)
-        joints.header.stamp = stamp
+        joints.header.stamp = self.stamp(self.joint_stamp_offset)
         self.joint_pub.publish(joints)
         if self.feed_cube:
             cube = PoseWithCovarianceStamped()
-            cube.header.stamp = stamp
+            cube.header.stamp = self.stamp(self.cube_stamp_offset)
             cube.header.frame_id = 'world'
-            pose_to_msg([0.0, 0.0, 0.28], [1.0, 0.0, 0.0, 0.0], cube.pose.pose)
+            pose_to_msg(self.cube_position, self.cube_quat, cube.pose.pose)
             self.cube_pub.publish(cube)
 
     def publish_goal(self, quat_wxyz=(0.0, 1.0, 0.0, 0.0)):
@@ -248,3 +256,99 @@ def test_a_new_episode_restarts_the_policy_from_the_measured_pose():
         np.testing.assert_allclose(seeds[0], h.q[PROFILE.actuated_indices])
         h.spin(0.3)
         assert len(seeds) == 1                      # once per episode change
+
+
+def test_broken_cube_and_goal_poses_are_dropped_and_counted():
+    with runner_node(max_cube_pose_age=0.2) as h:
+        h.publish_goal([0.0, 0.0, 0.0, 0.0])           # a zero quaternion: not a goal
+        h.call('run')
+        h.spin_until(lambda: h.node.rejected['goal_pose'] >= 1, what='goal rejected')
+        h.spin(0.3)
+        assert h.commands == [] and h.node.skip_reason == 'no goal on /goal/pose yet'
+        h.publish_goal()
+        h.spin_until(lambda: len(h.commands) >= 3, what='commands with a good goal')
+        for quat, position in (([0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.28]),
+                               ([0.5, 0.0, 0.0, 0.0], [0.0, 0.0, 0.28]),
+                               ([np.inf, 0.0, 0.0, 1.0], [0.0, 0.0, 0.28]),
+                               ([1.0, 0.0, 0.0, 0.0], [np.nan, 0.0, 0.28])):
+            h.cube_quat, h.cube_position = np.array(quat), np.array(position)
+            rejected = h.node.rejected['cube_pose']
+            h.spin_until(lambda: h.node.rejected['cube_pose'] > rejected + 2,
+                         what=f'cube pose {quat} {position} rejected')
+        # Only broken poses: the last good one ages out, and then nothing is published.
+        h.spin_until(lambda: h.node.skip_reason.startswith('cube pose is'), what='stale pose')
+        assert 'old (max 0.2)' in h.node.skip_reason
+        h.spin(0.1)
+        count = len(h.commands)
+        h.spin(0.4)
+        assert len(h.commands) == count
+        h.cube_quat, h.cube_position = np.array([1.0, 0.0, 0.0, 0.0]), np.array([0, 0, 0.28])
+        h.spin_until(lambda: len(h.commands) > count + 2, what='commands resume')
+        assert np.all(np.isfinite([m.position for _, m in h.commands]))
+
+
+def test_inputs_stamped_in_the_future_are_refused():
+    with runner_node() as h:
+        h.publish_goal()
+        h.call('run')
+        h.spin_until(lambda: len(h.commands) >= 2, what='first commands')
+        h.joint_stamp_offset = 0.5                     # e.g. sim stamps before the first /clock
+        h.spin(0.3)
+        count = len(h.commands)
+        h.spin(0.3)
+        assert len(h.commands) == count
+        assert h.node.skip_reason.startswith('/joint_states is stamped 0.') \
+            and 'ahead of the node clock' in h.node.skip_reason
+        h.joint_stamp_offset = 0.0
+        h.cube_stamp_offset = 0.5
+        h.spin_until(lambda: h.node.skip_reason.startswith('cube pose is stamped'),
+                     what='cube pose refused')
+        count = len(h.commands)
+        h.spin(0.3)
+        assert len(h.commands) == count
+        h.cube_stamp_offset = 0.02                     # within the tolerance (0.05 s)
+        h.spin_until(lambda: len(h.commands) > count + 2, what='commands resume')
+
+
+def test_state_age_at_publish_is_that_of_the_oldest_input():
+    with runner_node() as h:
+        h.cube_stamp_offset = -0.15                    # the pose lags the joints by 150 ms
+        h.publish_goal()
+        h.call('run')
+        h.spin_until(lambda: len(h.node.ages) >= 5, what='5 steps')
+        assert min(h.node.ages[-5:]) >= 0.15
+        h.call('home')                                 # home uses the joint states only
+        h.node.ages.clear()
+        h.spin_until(lambda: len(h.node.ages) >= 5, what='5 home steps')
+        assert max(h.node.ages) < 0.15
+
+
+def test_a_volatile_goal_publisher_is_named_in_an_error():
+    with runner_node() as h:
+        volatile = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                              durability=DurabilityPolicy.VOLATILE)
+        h.goal_pub = h.probe.create_publisher(PoseStamped, 'goal/pose', volatile)
+        h.call('run')
+        h.spin_until(lambda: h.node.incompatible_qos['/goal/pose'] >= 1,
+                     what='incompatible QoS event')
+        h.publish_goal()                               # never arrives
+        h.spin(0.3)
+        assert h.commands == []
+        assert 'incompatible QoS' in h.node.skip_reason \
+            and 'reliable and transient local' in h.node.skip_reason
+        assert h.node.incompatible_qos['/goal/episode'] == 0
+
+
+def test_forward_kinematics_uses_the_scene_parameter(tmp_path):
+    scene = yaml.safe_load(config_path('sim/scene.yaml').read_text())
+    scene['hand_mount']['position'][2] += 0.1
+    path = tmp_path / 'raised.yaml'
+    path.write_text(yaml.safe_dump(scene))
+
+    def palm(**parameters):
+        with runner_node(**parameters) as h:
+            kinematics = h.node.runner.builder.context.kinematics
+            kinematics.update(PROFILE.home)
+            return kinematics.palm_pose()[0]
+
+    np.testing.assert_allclose(palm(scene=str(path)), palm() + [0.0, 0.0, 0.1], atol=1e-9)
