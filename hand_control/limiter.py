@@ -59,6 +59,9 @@ REFUSED = ('no_joint_states', 'estop', 'fault')
 
 OK, WARN, ERROR = 0, 1, 2
 _EPS = 1e-9
+# Module-level names for the per-command path: one lookup instead of two per call.
+_abs, _copysign, _count_nonzero = np.abs, np.copysign, np.count_nonzero
+_isfinite, _maximum, _minimum, _sqrt = np.isfinite, np.maximum, np.minimum, np.sqrt
 
 
 @dataclass(frozen=True)
@@ -335,7 +338,7 @@ class SafetyLimiter:
             if len(extra) not in (0, count):
                 return self._drop('length_mismatch',
                                   f'{count} names but {len(extra)} {label} values')
-            if len(extra) and not np.isfinite(np.asarray(extra, dtype=float)).all():
+            if len(extra) and not _isfinite(np.asarray(extra, dtype=float)).all():
                 return self._drop('non_finite', f'non-finite {label}')
         try:
             pos = np.asarray(positions, dtype=float)
@@ -343,7 +346,7 @@ class SafetyLimiter:
             return self._drop('length_mismatch', 'positions are not a flat list of numbers')
         if pos.shape != (count,):
             return self._drop('length_mismatch', f'{count} names but {pos.size} positions')
-        if np.count_nonzero(np.isfinite(pos)) != count:
+        if _count_nonzero(_isfinite(pos)) != count:
             bad = [nm for nm, p in zip(names, pos) if not math.isfinite(p)]
             return self._drop('non_finite', f'non-finite position for {", ".join(bad)}')
         if stamp:
@@ -366,14 +369,14 @@ class SafetyLimiter:
         # A policy pushes against a limit when it asks for more than the (soft) limit itself,
         # not merely for the margin next to it (a hand resting at a limit is not pressing).
         if idx is None:
-            clipped = np.minimum(np.maximum(pos, self.lower), self.upper)
+            clipped = _minimum(_maximum(pos, self.lower), self.upper)
             self._goal = clipped
             clamped = clipped != pos
             self._clamps_position += clamped
             self._pushing = ((pos < self._soft_lower) | (pos > self._soft_upper)) \
-                if np.count_nonzero(clamped) else clamped
+                if _count_nonzero(clamped) else clamped
         else:
-            clipped = np.minimum(np.maximum(pos, self.lower[idx]), self.upper[idx])
+            clipped = _minimum(_maximum(pos, self.lower[idx]), self.upper[idx])
             self._goal[idx] = clipped
             self.clamps[0, idx] += clipped != pos
             self._pushing[idx] = (pos < self._soft_lower[idx]) | (pos > self._soft_upper[idx])
@@ -705,11 +708,11 @@ class SafetyLimiter:
             return Output(t, x, restarted, mode)
         v_prev = self._v
         # Tracking window (around the measured pose, inside the position window).
-        goal = np.minimum(np.maximum(desired, self._win_lo), self._win_hi)
+        goal = _minimum(_maximum(desired, self._win_lo), self._win_hi)
         # Velocity that reaches the goal without overshooting it: braking distance planned at
         # a_max (v <= sqrt(2 a d), discretised so that it holds for any later step timing).
         error = goal - x
-        distance = np.abs(error)
+        distance = _abs(error)
         if self._a_uniform:       # one acceleration limit for all joints: scalar arithmetic
             a_dt = self._a_uniform * dt
             brake = self._two_a * distance
@@ -718,26 +721,26 @@ class SafetyLimiter:
             a_dt = self.max_acceleration * dt
             brake = self._two_a * distance
             brake += self._a_squared * (dt * dt)
-        np.sqrt(brake, out=brake)
+        _sqrt(brake, out=brake)
         brake -= a_dt
         distance /= dt
-        v_want = np.copysign(np.minimum(distance, brake, out=brake), error)
+        v_want = _copysign(_minimum(distance, brake, out=brake), error)
         # Velocity window (a reduced limit is reached by braking at a_max), acceleration window.
         v_lim, v_neg = self._velocity_limit(t)
         if speed_cap is not None or v_lim is not self.max_velocity:
             if speed_cap is not None:
-                v_lim = np.minimum(v_lim, speed_cap)
-            v_lim = np.maximum(v_lim, np.abs(v_prev) - a_dt)
+                v_lim = _minimum(v_lim, speed_cap)
+            v_lim = _maximum(v_lim, _abs(v_prev) - a_dt)
             v_neg = -v_lim
-        v = np.maximum(v_want, np.maximum(v_neg, v_prev - a_dt))
-        np.minimum(v, np.minimum(v_lim, v_prev + a_dt), out=v)
+        v = _maximum(v_want, _maximum(v_neg, v_prev - a_dt))
+        _minimum(v, _minimum(v_lim, v_prev + a_dt), out=v)
         if count_clamps:
             self._clamps_motion += v != v_want
         v *= dt
         v += x
         # The braking plan keeps the targets inside the window; this clip only guards against
         # floating-point rounding.
-        x_new = np.minimum(np.maximum(v, self.lower, out=v), self.upper, out=v)
+        x_new = _minimum(_maximum(v, self.lower, out=v), self.upper, out=v)
         x_new.flags.writeable = False     # shared by the Output and the state: read-only
         step = x_new - x
         self._v = step / dt

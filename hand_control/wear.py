@@ -43,6 +43,7 @@ from inhand.config import ConfigError
 import numpy as np
 
 ODOMETER_FORMAT = 'inhand.wear_odometer/1'
+_abs, _copyto, _count_nonzero = np.abs, np.copyto, np.count_nonzero   # per-output path
 _COUNTERS = ('travel_rad', 'reversals', 'pressed_s')
 
 
@@ -219,8 +220,8 @@ class WearMonitor:
         if int(t // self.width) != self._bucket:
             self._roll(t, int(t // self.width))
         # Only the current bucket is updated here; sync() carries it into the odometer.
-        self._row_travel += np.abs(dx)
-        if dt > 0 and np.count_nonzero(pressed):
+        self._row_travel += _abs(dx)
+        if dt > 0 and _count_nonzero(pressed):
             self._row_pressed += pressed * dt
         if self._anchor is None:
             self.restart_stroke(x)
@@ -230,9 +231,9 @@ class WearMonitor:
         diff = x - self._anchor
         along = self._direction * diff
         turned = along < -self.config.reversal_deadband
-        if self._resting or np.count_nonzero(turned):
+        if self._resting or _count_nonzero(turned):
             self._turn(x, diff, turned)
-        np.copyto(self._anchor, x, where=along > 0)
+        _copyto(self._anchor, x, where=along > 0)
 
     def _turn(self, x, diff, turned):
         band = self.config.reversal_deadband
