@@ -209,7 +209,7 @@ class CubePoseNode(Node):
                 self.static_tf.add(transform.header.frame_id, transform.child_frame_id,
                                    [t.x, t.y, t.z], wxyz_from_xyzw([r.x, r.y, r.z, r.w]))
             except ValueError as exc:
-                self.get_logger().warn(f'/tf_static: ignored {exc}')
+                self.get_logger().warning(f'/tf_static: ignored {exc}')
         for camera in self.cameras.values():
             self._update_extrinsics(camera)
 
