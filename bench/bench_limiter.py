@@ -101,6 +101,36 @@ def ufunc_reference(calls=200000) -> float:
     return float(np.median(runs))
 
 
+def bench_callback(count: int) -> tuple:
+    """Time SafetyLimiterNode's raw-command callback in process: rclpy, core and publish."""
+    import rclpy
+    from sensor_msgs.msg import JointState
+    with tempfile.TemporaryDirectory(prefix='bench_limiter_') as state:
+        rclpy.init(args=['bench', '--ros-args', '--params-file',
+                         str(HERE.parent / 'config' / 'safety_limiter.yaml'),
+                         '-p', 'uncertainty.enabled:=false', '-p', f'state_dir:={state}'])
+        from hand_control.safety_limiter_node import SafetyLimiterNode
+        node = SafetyLimiterNode()
+        try:
+            pose = JointState(name=list(PROFILE.joint_names), position=MID.tolist())
+            high = JointState(name=NAMES, position=(PROFILE.upper[ACT] + 0.5).tolist())
+            low = JointState(name=NAMES, position=(PROFILE.lower[ACT] - 0.5).tolist())
+            costs = []
+            for k in range(count + 500):
+                if k % 10 == 0:
+                    node._on_joint_state(pose)
+                msg = high if (k // 20) % 2 else low
+                start = time.perf_counter()
+                node._on_command(msg)
+                costs.append(time.perf_counter() - start)
+                time.sleep(0.0002)       # let the wall clock move between commands
+        finally:
+            node.close()
+            node.destroy_node()
+            rclpy.shutdown()
+    return percentiles(costs[500:])
+
+
 # ----------------------------------------------------------------------------- DDS part
 def echo_main():
     """Run the plain echo node: hand/command_raw -> hand/command, nothing else."""
@@ -229,6 +259,9 @@ def main(argv=None) -> int:
           'varies far less with the load of a shared machine than the times do)')
     goal = core['command'][0] < 50.0
     print(f'  goal: on_command < 50 us (median) ... {"met" if goal else "MISSED"}', flush=True)
+    callback = bench_callback(min(args.commands, 5000))
+    print(f'  node callback in process (rclpy message in, core, JointState published): '
+          f'median {callback[0]:.0f} us, p99 {callback[1]:.0f} us', flush=True)
 
     dds = bench_dds(args.pings)
     print(f'\nraw -> safe round trip through DDS ({args.pings} pings, reliable, depth 1)')

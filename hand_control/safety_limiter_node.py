@@ -223,6 +223,7 @@ class SafetyLimiterNode(Node):
         self.create_timer(1.0 / diagnostics_rate, self._on_diagnostics,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.last_save = time.monotonic()
+        self._clock = self.get_clock()
         scaling = f'on ({cube_topic})' if config.uncertainty.enabled else 'off'
         self.get_logger().info(
             f'limiting {len(names)} joints of {profile.name} -> {self.publisher.topic_name} '
@@ -245,7 +246,7 @@ class SafetyLimiterNode(Node):
 
     # ------------------------------------------------------------------ callbacks
     def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return self._clock.now().nanoseconds * 1e-9
 
     def _on_command(self, msg: JointState):
         stamp = msg.header.stamp
