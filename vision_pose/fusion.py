@@ -51,13 +51,17 @@ class FusionConfig:
     rotation_sigma_floor: float = 0.002    # rad, additive
     rejection_inflation: float = 4.0   # covariance x this when sightings were rejected
     single_camera_inflation: float = 1.5
-    ambiguity_ratio: float = 1.5       # planar flip: runner-up cost within this factor
+    ambiguity_ratio: float = 1.5       # planar flip: runner-up cost within this factor ...
+    ambiguity_chi2: float = 22.46      # ... or within this x sigma^2 (chi2 0.999, 6 dof)
+    ambiguity_tilts_deg: tuple = (4.0, 8.0, 12.0, 16.0, 20.0, 25.0, 30.0, 40.0)
+    ambiguity_min_deg: float = 2.0     # a runner-up closer than this is the same pose
     max_view_angle_deg: float = 80.0   # sightings more grazing than this are not used
     max_iterations: int = 15
 
     def validate(self):
         for name in ('huber_px', 'marker_gate_px', 'marker_gate_sigma', 'hypothesis_cap_px',
-                     'consensus_gate_px', 'max_rms_px', 'sigma_floor_px', 'covariance_scale'):
+                     'consensus_gate_px', 'max_rms_px', 'sigma_floor_px', 'covariance_scale',
+                     'ambiguity_chi2', 'ambiguity_min_deg'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'fusion.{name} must be > 0, got {getattr(self, name)!r}')
         for name in ('position_sigma_floor', 'rotation_sigma_floor'):
@@ -389,39 +393,96 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
     if rms > config.max_rms_px:
         return None, f'inconsistent: reprojection RMS {rms:.2f} px > {config.max_rms_px} px'
 
-    ambiguous = False
-    object_points = np.concatenate([sightings[i].object_points for i in active])
-    centred = object_points - object_points.mean(axis=0)
-    planar = np.linalg.svd(centred, compute_uv=False)[-1] < 1e-6 * max(1.0, len(centred))
-    runner_up = None
-    if planar and len(views_used) == 1 and len(order) > 1:
-        # One face in one camera: the planar pose ambiguity. If the other IPPE branch
-        # explains the corners nearly as well, say so in the covariance.
-        for k in order[1:]:
-            alt = hypotheses[k]
-            if np.linalg.norm(rotation_log(alt.R @ R.T)) > np.radians(5):
-                R_alt, t_alt, res_alt, _ = refine(problem, alt.R, alt.t, config)
-                cost = float(np.sum(res ** 2)) + 1e-12
-                cost_alt = float(np.sum(res_alt ** 2))
-                if cost_alt < config.ambiguity_ratio * cost + len(res) * 0.05:
-                    ambiguous = True
-                    runner_up = (R_alt, t_alt)
-                    notes.append('planar ambiguity: two poses fit one marker')
-                break
-
     covariance, sigma = _covariance(problem, R, t, res, weights, config)
     if rejected:
         covariance *= config.rejection_inflation
     if len(views_used) == 1:
         covariance *= config.single_camera_inflation
-    if runner_up is not None:
-        # Either branch may be the truth: the spread between them plus either's own
-        # uncertainty.
-        d = np.concatenate([runner_up[1] - t, rotation_log(runner_up[0] @ R.T)])
-        covariance = 2.0 * covariance + np.outer(d, d)
+    ambiguous = False
+    object_points = np.concatenate([sightings[i].object_points for i in active])
+    centred = object_points - object_points.mean(axis=0)
+    planar = np.linalg.svd(centred, compute_uv=False)[-1] < 1e-6 * max(1.0, len(centred))
+    if planar and len(views_used) == 1:
+        runner_up = _planar_runner_up(problem, views[views_used[0]], object_points, R, t, res,
+                                      sigma, [hypotheses[k] for k in order], config)
+        if runner_up is not None:
+            ambiguous = True
+            notes.append('planar ambiguity: two poses fit one face')
+            # Either branch may be the truth: the spread between them plus either's own
+            # uncertainty, so that the truth lies inside the reported ellipsoid.
+            d = np.concatenate([runner_up[1] - t, rotation_log(runner_up[0] @ R.T)])
+            covariance = 2.0 * covariance + np.outer(d, d)
     return FusionResult(R=R, t=t, covariance=covariance, rms_px=rms, sigma_px=sigma,
                         used=active, rejected=rejected, ignored=ignored, views_used=views_used,
                         ambiguous=ambiguous, notes=notes), None
+
+
+def _planar_runner_up(problem, view: View, object_points, R, t, res, sigma_px, hypotheses,
+                      config: FusionConfig):
+    """
+    Return (R, t) of the other branch of a one-face fit when the data cannot rule it out.
+
+    None when the fit is unambiguous; the fit itself when the branches merged into one flat
+    minimum (then only the factor 2 of the caller's inflation applies).
+
+    A planar target seen by one camera leaves 2 residual degrees of freedom: the mirrored pose
+    (the face normal reflected about the line of sight) fits nearly as well, and noise can make
+    it the better fit. Candidates: the other PnP hypotheses and the explicit mirror of the fit,
+    each refined (the mirror also unrefined, in case it slides back onto the fit). The branch is
+    ambiguous when its cost exceeds the fit's by less than chi2(0.999, 6 dof) sigma^2 (the
+    pose's 99.9 % confidence region), an absolute test: a ratio of two small costs says
+    nothing. Of the branches the data cannot rule out, the farthest is returned.
+    """
+    cost = float(np.sum(res ** 2))
+    sigma2 = max(sigma_px, config.sigma_floor_px) ** 2
+    threshold = max(config.ambiguity_chi2 * sigma2,
+                    (config.ambiguity_ratio - 1.0) * cost + len(res) * 0.05)
+    centre = object_points.mean(axis=0)
+    centre_w = R @ centre + t
+    camera = -view.R_cw.T @ view.t_cw
+    ray = (camera - centre_w) / (np.linalg.norm(camera - centre_w) + 1e-12)
+    _, _, vt = np.linalg.svd(object_points - centre)
+    normal = R @ vt[2]
+    normal = normal if normal @ ray >= 0 else -normal
+    axis = np.cross(normal, ray)
+    starts = [(h.R, h.t, True) for h in hypotheses]
+    if np.linalg.norm(axis) > 1e-9:
+        angle = np.arccos(np.clip(normal @ ray, -1.0, 1.0))
+        # Rotate about the face centre so the mirror keeps the face where the camera saw it.
+        flip = rotation_exp(axis / np.linalg.norm(axis) * 2.0 * angle)
+        R_flip = flip @ R
+        t_flip = centre_w - R_flip @ centre
+        starts += [(R_flip, t_flip, False), (R_flip, t_flip, True)]
+    # Near head-on the cost is flat along the tilts (perspective is a weak cue on a small face)
+    # and the linearised covariance understates how far the pose may lie: walk the tilts about
+    # the face centre and keep the farthest that the data cannot rule out.
+    tilt_u = np.cross(ray, [1.0, 0.0, 0.0] if abs(ray[0]) < 0.9 else [0.0, 1.0, 0.0])
+    tilt_u /= np.linalg.norm(tilt_u)
+    for tilt_axis in (tilt_u, np.cross(ray, tilt_u)):
+        for degrees in config.ambiguity_tilts_deg:
+            for sign in (1.0, -1.0):
+                R_tilt = rotation_exp(sign * np.radians(degrees) * tilt_axis) @ R
+                starts.append((R_tilt, centre_w - R_tilt @ centre, False))
+    best, merged = None, False
+    min_angle = np.radians(config.ambiguity_min_deg)
+    for R0, t0, refined in starts:
+        if refined:
+            R_alt, t_alt, res_alt, _ = refine(problem, R0, t0, config)
+        else:
+            R_alt, t_alt = R0, t0
+            res_alt, _ = problem.residuals(R_alt, t_alt)
+        if np.linalg.norm(rotation_log(R_alt @ R.T)) <= min_angle:
+            # A branch that started apart and slid onto the fit: one flat valley, not two
+            # minima; the linearised covariance understates it (doubled by the caller).
+            merged |= np.linalg.norm(rotation_log(R0 @ R.T)) > min_angle
+            continue
+        cost_alt = float(np.sum(res_alt ** 2))
+        distance = float(np.linalg.norm(rotation_log(R_alt @ R.T)))
+        if cost_alt - cost < threshold and (best is None or distance > best[0]):
+            best = (distance, R_alt, t_alt)
+    if best is None:
+        return (R, t) if merged else None
+    return best[1:]
 
 
 def _covariance(problem, R, t, res, weights, config: FusionConfig):
