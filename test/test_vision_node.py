@@ -253,3 +253,43 @@ def test_silent_and_uncalibrated_cameras_degrade_but_never_mislead(isolated_env,
         assert len(poses) - start <= 1        # at most one set already in flight
         statuses(probe, 'cube_pose: estimator', predicate=lambda s: s.level[0] == 2)
     assert launcher.exit_code == 0, launcher.output_text()
+
+
+def test_camera_info_frame_change_to_an_unknown_frame_drops_the_extrinsics(isolated_env):
+    # tf_static mode: the camera's extrinsics are world -> its camera_info frame. When that
+    # frame changes to one with no transform, the old extrinsics belong to another frame: they
+    # must go, and the camera must show as an ERROR, not keep fusing with the wrong pose.
+    dds_env.isolate(domain_id=dds_env.pick_domain_id(os.getpid() + 2004))
+    import rclpy
+    from vision_pose.cube_pose_node import CubePoseNode
+    rclpy.init(args=['cube_pose_test'])
+    try:
+        node = CubePoseNode()
+        name = next(iter(node.cameras))
+        tf = TFMessage()
+        transform = TransformStamped(child_frame_id=f'{name}_optical')
+        transform.header.frame_id = 'world'
+        transform.transform.rotation.w = 1.0
+        transform.transform.translation.z = 0.5
+        tf.transforms.append(transform)
+        node._on_tf_static(tf)
+        info = CameraInfo(width=200, height=200, distortion_model='plumb_bob')
+        info.k = [100.0, 0.0, 100.0, 0.0, 100.0, 100.0, 0.0, 0.0, 1.0]
+        info.d = [0.0] * 5
+        info.header.frame_id = f'{name}_optical'
+        node._on_info(name, info)
+        assert node.cameras[name].model() is not None
+        info.header.frame_id = 'some_other_camera_optical'
+        node._on_info(name, info)
+        assert node.cameras[name].extrinsics is None
+        assert node.cameras[name].model() is None
+        published = []
+        node.diag_pub.publish = published.append
+        node._publish_diagnostics()
+        status = next(s for s in published[-1].status
+                      if s.name == f'cube_pose: camera {name}')
+        assert status.level[0] == 2
+        assert 'some_other_camera_optical' in status.message
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()

@@ -219,6 +219,13 @@ class CubePoseNode(Node):
         found = self.static_tf.lookup(self.world_frame, camera.frame_id)
         if found is not None:
             camera.extrinsics = Extrinsics(R=found[0], t=found[1])
+        elif camera.extrinsics is not None:
+            # The old extrinsics belong to another frame: fusing with them would place this
+            # camera wrongly. Without any, its images are refused and diagnostics say ERROR.
+            camera.extrinsics = None
+            self.get_logger().error(
+                f'camera {camera.name}: no transform {self.world_frame} -> {camera.frame_id} '
+                'on /tf_static; its images are not used')
 
     def _on_info(self, name: str, msg: CameraInfo):
         camera = self.cameras[name]
