@@ -200,15 +200,25 @@ def test_a_camera_with_wrong_extrinsics_never_yields_a_confident_wrong_pose(
             continue
         # The bad camera was used: then it must not have mattered much.
         assert pose_error(estimate, truth)[0] < 3e-3
+    # Every pose where the bad camera saw markers: the two good cameras outvote it, or the
+    # estimator refuses to publish; never a pose that used it. Measured with this seed: the bad
+    # camera sees markers in 6 of 6 poses, is outvoted in 5 and the 6th is refused.
+    seen = 0
     for _ in range(6):
         truth = place_cube(sim, rng)
         estimate = estimator.estimate(frame_set(sim, cameras[:2] + [bad]))
-        if estimate is not None and estimator.last_report.markers_per_camera[bad.name] \
-                and len(estimate.cameras_used) == 2:
-            outvoted += 1
-            assert estimate.quality == QUALITY_DEGRADED
-            assert pose_error(estimate, truth)[0] < 2e-3
-    assert outvoted >= 1
+        if not estimator.last_report.markers_per_camera[bad.name]:
+            continue
+        seen += 1
+        if estimate is None:
+            assert 'disagree' in estimator.last_report.reason \
+                or 'inconsistent' in estimator.last_report.reason
+            continue
+        assert bad.name not in estimate.cameras_used, estimate.cameras_used
+        outvoted += 1
+        assert estimate.quality == QUALITY_DEGRADED
+        assert pose_error(estimate, truth)[0] < 2e-3
+    assert seen >= 5 and outvoted >= seen - 1, (seen, outvoted)
 
 
 def test_tracking_searches_near_the_last_pose_with_the_same_result(sim, cameras, layout):
