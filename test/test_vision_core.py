@@ -244,6 +244,52 @@ def test_sync_leaves_out_a_silent_camera_and_takes_it_back():
     assert sync.add('b', t + 1 / 15.0, 'b').missing == ()
 
 
+def _run_rig(sync, rounds, start, lag_c, order=('a', 'b', 'c')):
+    """Feed `rounds` frame instants at 15 Hz; c's stamps lag by lag_c; return the sets."""
+    sets = []
+    for k in range(rounds):
+        t = start + k / 15.0
+        for name in order:
+            synced = sync.add(name, t - lag_c if name == 'c' else t, name)
+            if synced is not None:
+                sets.append(synced)
+    return sets
+
+
+def test_sync_leaves_out_a_camera_whose_clock_is_offset_and_reports_the_offset():
+    # c delivers every frame, but its stamps lag 0.3 s: more than the slop, less than the
+    # silence timeout. It must not hold the other two hostage (no set at all), and it is not
+    # silent either: it is left out as out of sync, with its measured offset.
+    sync = FrameSync(['a', 'b', 'c'], slop=0.004, silence_timeout=0.5)
+    sets = _run_rig(sync, 45, 1.0, 0.3)
+    # After the silence timeout (in stamp time) sets of a+b flow, one per instant.
+    assert len(sets) >= 45 - 10
+    assert all(s.missing == ('c',) and set(s.frames) == {'a', 'b'} for s in sets)
+    assert sync.silent() == []
+    assert list(sync.out_of_sync()) == ['c']
+    assert sync.out_of_sync()['c'] == pytest.approx(-0.3, abs=1e-6)
+    offsets = sync.clock_offsets()
+    assert offsets['a'] == pytest.approx(0.0, abs=1e-6)
+    assert offsets['c'] == pytest.approx(-0.3, abs=1e-6)
+    # Whatever order the frames of one instant arrive in, c rejoins once its clock is right.
+    for order in (('a', 'b', 'c'), ('c', 'a', 'b')):
+        sets = _run_rig(sync, 3, 5.0 if order[0] == 'a' else 6.0, 0.0, order)
+        assert sets[-1].missing == () and sync.out_of_sync() == {}
+        sets = _run_rig(sync, 20, 7.0 if order[0] == 'a' else 8.0, 0.3, order)
+        assert 'c' in sync.out_of_sync() and sets[-1].missing == ('c',)
+
+
+def test_sync_keeps_waiting_for_a_camera_that_is_only_a_few_ms_late():
+    # Stamps within the slop, frames arriving last or first: never left out, whatever the
+    # duration; sets are all complete.
+    sync = FrameSync(['a', 'b', 'c'], slop=0.004, silence_timeout=0.2)
+    sets = _run_rig(sync, 30, 1.0, 0.003) + _run_rig(sync, 30, 3.0, -0.003, ('c', 'b', 'a'))
+    assert len(sets) == 60 and all(s.missing == () for s in sets)
+    assert sync.out_of_sync() == {}
+    # Measured over the recent frames: the second run's stamps lead by 3 ms.
+    assert sync.clock_offsets()['c'] == pytest.approx(0.003, abs=1e-6)
+
+
 def test_sync_restarts_when_time_jumps_back():
     sync = FrameSync(['a', 'b'], slop=0.004, silence_timeout=0.5)
     assert sync.add('a', 100.0, 1) is None and sync.add('b', 100.0, 2) is not None

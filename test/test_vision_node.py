@@ -293,3 +293,46 @@ def test_camera_info_frame_change_to_an_unknown_frame_drops_the_extrinsics(isola
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_a_camera_with_an_offset_clock_is_left_out_and_its_offset_reported(isolated_env):
+    # One camera's stamps lag 0.3 s (beyond sync_slop, within silence_timeout): the node must
+    # keep estimating from the others and name the offset in that camera's WARN status.
+    dds_env.isolate(domain_id=dds_env.pick_domain_id(os.getpid() + 2005))
+    import rclpy
+    from vision_pose.cube_pose_node import CubePoseNode
+    rclpy.init(args=['cube_pose_test', '--ros-args', '-p', 'extrinsics_source:=rig'])
+    try:
+        node = CubePoseNode()
+        names = list(node.cameras)
+        assert len(names) >= 3
+        late = names[-1]
+        info = CameraInfo(width=64, height=48, distortion_model='plumb_bob')
+        info.k = [60.0, 0.0, 32.0, 0.0, 60.0, 24.0, 0.0, 0.0, 1.0]
+        info.d = [0.0] * 5
+        image = np.zeros((48, 64, 3), np.uint8)
+        for name in names:
+            info.header.frame_id = f'{name}_optical'
+            node._on_info(name, info)
+        for k in range(40):
+            t = 10.0 + k / 15.0
+            for name in names:
+                node._on_image(name, image_to_msg(
+                    image, sec_to_stamp(t - 0.3 if name == late else t), f'{name}_optical'))
+        # Blank images: every set is "lost", but sets there are, without the late camera.
+        assert node.lost >= 25
+        assert node.last_report is not None and late not in node.last_report.markers_per_camera
+        published = []
+        node.diag_pub.publish = published.append
+        node._publish_diagnostics()
+        by_name = {s.name: s for s in published[-1].status}
+        status = by_name[f'cube_pose: camera {late}']
+        assert status.level[0] == 1
+        assert 'clock offset' in status.message and '0.3' in status.message
+        assert 'behind' in status.message
+        offset = float(next(v.value for v in status.values if v.key == 'clock_offset_s'))
+        assert offset == pytest.approx(-0.3, abs=0.05)
+        assert by_name[f'cube_pose: camera {names[0]}'].level[0] == 0
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()

@@ -25,7 +25,8 @@ Publishes:
                                           stamped with the image time, only for valid estimates
   <camera_namespace>/<name>/debug_image   markers and projected cube axes (publish_debug_images)
   /diagnostics                            estimator state (ok / degraded / lost and why), and
-                                          per camera: calibration errors, silence, rejections
+                                          per camera: calibration errors, silence, rejections,
+                                          clock offset (left out of the sets when beyond slop)
 
 Frames are grouped by stamp (vision_pose.sync); the image callback that completes a set runs the
 estimator and publishes at once. The estimator is chosen by name (`estimator`, registry in
@@ -136,7 +137,9 @@ class CubePoseNode(Node):
                        'Frames whose stamps differ by at most this many seconds form a set.')
         silence = declare(self, 'silence_timeout', 0.5,
                           'A camera with no frame for this long (in stamp time) is left out '
-                          'of the sets; the estimate is then degraded.')
+                          'of the sets; the estimate is then degraded. So is a camera whose '
+                          'frames match no set for this long (its clock is offset by more '
+                          'than sync_slop): WARN with the offset in /diagnostics.')
         self.debug_images = declare(self, 'publish_debug_images', False,
                                     'Publish <camera_namespace>/<name>/debug_image overlays.')
         period = declare(self, 'diagnostics_period', 1.0, 'Seconds between /diagnostics.')
@@ -278,7 +281,9 @@ class CubePoseNode(Node):
             frame = self.estimator.preprocess(frame)
         except Exception as exc:  # noqa: B902 - estimate() gets the raw frame and retries
             self.get_logger().error(f'preprocess failed: {exc!r}', throttle_duration_sec=5.0)
-        synced = self.sync.add(name, stamp, (frame, msg.header.stamp))
+        # Arrival on the wall clock: the sync measures each camera's clock offset from it.
+        synced = self.sync.add(name, stamp, (frame, msg.header.stamp),
+                               arrival=camera.last_accepted)
         if synced is not None:
             self._estimate(synced, arrived)
 
@@ -331,8 +336,11 @@ class CubePoseNode(Node):
         silent = set(self.sync.silent()) | {
             c.name for c in self.cameras.values()
             if c.last_accepted is None or now - c.last_accepted > stale_after}
+        out_of_sync = self.sync.out_of_sync()
+        offsets = self.sync.clock_offsets()
         usable = [c for c in self.cameras.values()
-                  if c.model() is not None and c.name not in silent]
+                  if c.model() is not None and c.name not in silent
+                  and c.name not in out_of_sync]
         latencies = np.array(self.latencies[-200:]) * 1e3
         self.latencies = self.latencies[-200:]
         values = {
@@ -371,14 +379,27 @@ class CubePoseNode(Node):
                 level, message = diagnostics.ERROR, camera.last_error
             elif name in silent:
                 level, message = diagnostics.STALE, 'no recent images'
+            elif name in out_of_sync:
+                level, message = diagnostics.WARN, _offset_message(
+                    out_of_sync[name], self.sync.slop)
             elif unknown:
                 level, message = diagnostics.WARN, f'markers not on the cube: {unknown}'
             else:
                 level, message = diagnostics.OK, 'ok'
+            offset = {} if offsets[name] is None else {'clock_offset_s': offsets[name]}
             statuses.append(diagnostics.status(
                 f'cube_pose: camera {name}', level, message, hardware_id=name,
-                images=camera.images, rejected_images=camera.rejected_images, markers=markers))
+                images=camera.images, rejected_images=camera.rejected_images, markers=markers,
+                **offset))
         self.diag_pub.publish(diagnostics.array(self.get_clock().now().to_msg(), *statuses))
+
+
+def _offset_message(offset, slop):
+    if offset is None:
+        return f'left out: its frames match no frame set (sync_slop {slop:g} s)'
+    side = 'behind' if offset < 0 else 'ahead of'
+    return (f'clock offset: stamps {abs(offset):.3f} s {side} the other cameras (more than '
+            f'sync_slop {slop:g} s); left out of the frame sets')
 
 
 def main(args=None):

@@ -24,9 +24,21 @@ any camera (or, before it ever delivered, while less than `silence_timeout` has 
 the first frame of any camera). A silent camera is left out of the sets and reported in
 `missing`, so the others keep producing (degraded) estimates; it rejoins with its next frame.
 Time is the stamps' time, so this works the same under /clock (sim time) and wall time.
+
+A camera can also deliver every frame yet never match: its clock is offset (say 0.3 s) by more
+than `slop` but less than `silence_timeout`. Waiting for it would stop every set. So a live
+camera that has had no frame within `slop` of the sets the majority of the cameras could form,
+for longer than `silence_timeout` of stamp time, is declared *out of sync*: the sets no longer
+wait for it (it is in `missing`), and it rejoins as soon as one of its frames matches a set
+again. A camera only a few ms late is unaffected: its frame completes the set when it comes.
+
+Each camera's clock offset is measured from the delay between its stamps and the frames'
+arrival, compared with the other cameras' (arrival is the caller's clock, e.g. time.monotonic();
+without one, the newest stamp seen so far stands in for it).
 """
 from collections import deque
 from dataclasses import dataclass
+import statistics
 
 
 @dataclass(frozen=True)
@@ -43,7 +55,7 @@ class FrameSync:
     """Group frames of several named streams by stamp."""
 
     def __init__(self, names, slop: float, silence_timeout: float, queue_size: int = 4,
-                 restart_jump: float = 1.0):
+                 restart_jump: float = 1.0, offset_window: int = 15):
         names = list(names)
         if not names or len(set(names)) != len(names):
             raise ValueError(f'need distinct stream names, got {names}')
@@ -54,6 +66,7 @@ class FrameSync:
         self.silence_timeout = float(silence_timeout)
         self.queue_size = int(queue_size)
         self.restart_jump = float(restart_jump)
+        self.offset_window = int(offset_window)
         self.dropped_late = 0
         self.restarts = 0
         self.reset()
@@ -63,6 +76,13 @@ class FrameSync:
         self._latest = dict.fromkeys(self.names)
         self._first_stamp = None
         self._last_emitted = None
+        self._emitted = deque(maxlen=2 * self.queue_size)
+        # Per camera: arrival minus stamp of its recent frames (for the clock offset) ...
+        self._delays = {n: deque(maxlen=self.offset_window) for n in self.names}
+        # ... the anchor stamp since which the majority's sets found no frame of it ...
+        self._unmatched_since = dict.fromkeys(self.names)
+        # ... and the cameras the sets no longer wait for.
+        self._out_of_sync = set()
 
     @property
     def now(self) -> float | None:
@@ -88,8 +108,33 @@ class FrameSync:
         live = set(self.live())
         return [n for n in self.names if n not in live]
 
-    def add(self, name: str, stamp: float, payload) -> SyncedSet | None:
-        """Queue one frame; return the set it completes, if any."""
+    def clock_offsets(self) -> dict:
+        """
+        Return {name: seconds its stamps lead the other cameras' (negative: lag), or None}.
+
+        Median over the recent frames, against the cameras in sync (all others if none is).
+        """
+        medians = {n: statistics.median(d) if d else None for n, d in self._delays.items()}
+        offsets = {}
+        for name in self.names:
+            others = [n for n in self.names if n != name and medians[n] is not None]
+            reference = [n for n in others if n not in self._out_of_sync] or others
+            if medians[name] is None or not reference:
+                offsets[name] = None
+            else:
+                pooled = [delay for n in reference for delay in self._delays[n]]
+                offsets[name] = statistics.median(pooled) - medians[name]
+        return offsets
+
+    def out_of_sync(self) -> dict:
+        """Return {name: measured clock offset} of the live cameras the sets leave out."""
+        live = set(self.live())
+        offsets = self.clock_offsets()
+        return {n: offsets[n] for n in self.names if n in self._out_of_sync and n in live}
+
+    def add(self, name: str, stamp: float, payload, arrival: float | None = None
+            ) -> SyncedSet | None:
+        """Queue one frame (arrival: when it came, caller's clock); return the set it completes."""
         if name not in self._queues:
             raise KeyError(f'unknown stream {name!r} (streams: {self.names})')
         latest = self._latest[name]
@@ -98,34 +143,75 @@ class FrameSync:
             self.restarts += 1
             self.reset()
             latest = None
-        if self._last_emitted is not None and stamp <= self._last_emitted - self.slop:
-            self.dropped_late += 1
-            return None
+        if arrival is None:
+            now = self.now
+            arrival = stamp if now is None else max(now, stamp)
+        self._delays[name].append(arrival - stamp)
         if self._first_stamp is None:
             self._first_stamp = stamp
+        # Even a frame too old to use keeps its camera live: an out-of-sync camera is not silent.
         self._latest[name] = stamp if latest is None else max(latest, stamp)
+        if name in self._out_of_sync and any(abs(stamp - s) <= self.slop for s in self._emitted):
+            self._rejoin(name)   # its frame matches a set just handed out: its clock is right
+        if self._last_emitted is not None and stamp <= self._last_emitted - self.slop:
+            if name not in self._out_of_sync:
+                self.dropped_late += 1
+            return None
         self._queues[name].append((stamp, payload))
         return self._try_emit(name, stamp)
 
+    def _rejoin(self, name):
+        self._out_of_sync.discard(name)
+        self._unmatched_since[name] = None
+
+    def _best(self, name, anchor_stamp):
+        best = None
+        for stamp, payload in self._queues[name]:
+            gap = abs(stamp - anchor_stamp)
+            if gap <= self.slop and (best is None or gap < abs(best[0] - anchor_stamp)):
+                best = (stamp, payload)
+        return best
+
     def _try_emit(self, anchor_name, anchor_stamp):
         live = self.live()
-        if anchor_name not in live:
+        if anchor_name not in live or anchor_name in self._out_of_sync:
             return None
-        frames, stamps = {}, {}
+        frames, stamps, lacking = {}, {}, []
         for name in live:
-            best = None
-            for stamp, payload in self._queues[name]:
-                gap = abs(stamp - anchor_stamp)
-                if gap <= self.slop and (best is None or gap < abs(best[0] - anchor_stamp)):
-                    best = (stamp, payload)
-            if best is None:
+            best = self._best(name, anchor_stamp)
+            if best is not None:
+                stamps[name], frames[name] = best
+            elif name not in self._out_of_sync:
+                lacking.append(name)
+        if lacking:
+            self._note_unmatched(lacking, len(frames), anchor_stamp)
+            if any(name not in self._out_of_sync for name in lacking):
                 return None
-            stamps[name], frames[name] = best
+        for name in list(stamps):
+            if name in self._out_of_sync:
+                self._rejoin(name)   # it had a frame for this set after all
+            self._unmatched_since[name] = None
         newest = max(stamps.values())
         for name, used in stamps.items():
             queue = self._queues[name]
             while queue and queue[0][0] <= used:
                 queue.popleft()
         self._last_emitted = newest
+        self._emitted.append(newest)
         return SyncedSet(stamp=newest, frames=frames, stamps=stamps,
                          missing=tuple(n for n in self.names if n not in frames))
+
+    def _note_unmatched(self, lacking, matched, anchor_stamp):
+        # Only a majority (and at least two cameras) agreeing on an instant is evidence that
+        # the lacking cameras are off, rather than the anchor; a camera that is merely late
+        # matches within the timeout and starts over.
+        if matched < 2 or matched <= len(lacking):
+            return
+        for name in lacking:
+            if self._latest[name] is None:
+                continue     # never delivered: the silence timeout handles it
+            since = self._unmatched_since[name]
+            if since is None or anchor_stamp < since:
+                self._unmatched_since[name] = anchor_stamp
+            elif anchor_stamp - since > self.silence_timeout:
+                self._out_of_sync.add(name)
