@@ -411,9 +411,10 @@ class SafetyLimiter:
         if active:
             if not self._estop:
                 self._estop = True
-                self._estop_target = None
-                if self._have_state():
-                    self._estop_target = self._measured_window()
+                # Only a stream that is running has a fresh measurement to hold. Otherwise
+                # (waiting, idle, or joint states stale) tick() takes the pose measured when
+                # outputs resume: a stale pose would drive the hand toward where it used to be.
+                self._estop_target = self._measured_window() if self._streaming else None
                 self.counts['estops'] += 1
                 self.events.append(('error', 'e-stop latched: holding the measured pose'))
             return 'e-stop latched: holding the measured pose'

@@ -306,6 +306,32 @@ def test_estop_before_any_command_holds_the_measured_pose():
     np.testing.assert_allclose(out.positions, np.clip(MID[ACT], limiter.lower, limiter.upper))
 
 
+def test_estop_pressed_while_joint_states_are_stale_holds_the_pose_measured_on_return():
+    # The review's counterexample: stale measurements must never become the e-stop pose, or
+    # the hand moves toward an old pose as soon as joint states come back.
+    limiter = make(joint_state_timeout=0.1, ramp_time=0.0, max_tracking_error=3.0)
+    j = NAMES.index('rh_FFJ3')
+    target = MID[ACT].copy()
+    target[j] = 1.2
+    outputs = stream(limiter, 0.0, 2.0, 100, target, measured='follow')
+    assert outputs[-1].positions[j] == pytest.approx(1.2)
+    assert limiter.tick(2.3) is None and limiter.mode(2.3) == 'stale'
+    limiter.set_estop(True)                   # pressed during the dropout
+    moved = pose_of(outputs[-1].positions)
+    moved[ALL.index('rh_FFJ3')] = 0.2         # the finger moved while nobody measured it
+    held = []
+    for k in range(100):
+        t = 2.31 + k * 0.01
+        feed(limiter, t, moved)
+        out = limiter.tick(t)
+        if out is not None:
+            held.append(out)
+    assert held and held[0].restarted and {o.mode for o in held} == {'estop'}
+    expected = np.clip(moved[ACT], limiter.lower, limiter.upper)
+    for out in held:
+        np.testing.assert_allclose(out.positions, expected, atol=1e-12)
+
+
 def test_measured_position_far_outside_the_limits_latches_a_fault():
     limiter = make(fault_tolerance=0.05)
     stream(limiter, 0.0, 0.2, 100, MID[ACT])
