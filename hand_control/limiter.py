@@ -110,6 +110,8 @@ class LimiterConfig:
         _positive(self, '', ('max_tracking_error', 'command_timeout', 'joint_state_timeout',
                              'home_velocity', 'max_step_dt', 'hold_republish_period'))
         _non_negative(self, '', ('position_margin', 'fault_tolerance', 'ramp_time'))
+        # Beyond these a value is a typo; a huge step or speed would also overflow the step.
+        _at_most(self, '', {'max_step_dt': 1.0, 'home_velocity': 100.0})
         if self.timeout_action not in ('hold', 'home'):
             raise ConfigError(f'timeout_action: expected "hold" or "home", got '
                               f'{self.timeout_action!r}')
@@ -127,6 +129,13 @@ def _positive(cfg, prefix, keys):
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not math.isfinite(value) or value <= 0:
             raise ConfigError(f'{prefix}{key}: must be a finite number > 0, got {value!r}')
+
+
+def _at_most(cfg, prefix, caps):
+    for key, cap in caps.items():
+        value = getattr(cfg, key)
+        if value > cap:
+            raise ConfigError(f'{prefix}{key}: must be at most {cap:g}, got {value!r}')
 
 
 def _non_negative(cfg, prefix, keys):
@@ -383,7 +392,8 @@ class SafetyLimiter:
         self._last_cmd_t = t
         self._n_commands += 1
         desired, mode = self._commanded_target(t)
-        return self._step(t, desired, mode, None, count_clamps=True)
+        out = self._step(t, desired, mode, None, count_clamps=True)
+        return out if out is not None else self._drop('fault', self._fault)
 
     def on_cube_pose(self, t: float, stamp: float, covariance) -> bool:
         """Take a cube pose's 6x6 covariance (row-major, 36 values); return accepted."""
@@ -688,9 +698,12 @@ class SafetyLimiter:
     def _window_target(self, desired: np.ndarray) -> np.ndarray:
         return np.minimum(np.maximum(desired, self._win_lo), self._win_hi)
 
-    def _step(self, t, desired, mode, speed_cap, count_clamps=False) -> Output:
+    def _step(self, t, desired, mode, speed_cap, count_clamps=False) -> Output | None:
         """
         Move the targets toward desired as far as every limit allows; return the Output.
+
+        Return None (a fault latched, nothing to publish) if the result is not a finite
+        target inside the position window.
 
         desired must lie in the position window (goals, holds, ramps and home all do).
         """
@@ -742,6 +755,11 @@ class SafetyLimiter:
         # The braking plan keeps the targets inside the window; this clip only guards against
         # floating-point rounding.
         x_new = _minimum(_maximum(v, self.lower, out=v), self.upper, out=v)
+        # The last line: a NaN (from limits that overflow the arithmetic) passes the clip above
+        # and fails every comparison. Never send it: stop commanding and latch a fault.
+        if _count_nonzero((x_new >= self.lower) & (x_new <= self.upper)) != self.n:
+            self._refuse_output(x_new, mode)
+            return None
         x_new.flags.writeable = False     # shared by the Output and the state: read-only
         step = x_new - x
         self._v = step / dt
@@ -758,6 +776,18 @@ class SafetyLimiter:
         self._t_out = t
         self._n_outputs += 1
         return Output(t, x_new, restarted, mode)
+
+    def _refuse_output(self, x_bad: np.ndarray, mode: str):
+        bad = [nm for nm, x, lo, hi in zip(self.names, x_bad, self.lower, self.upper)
+               if not lo <= x <= hi]
+        message = (f'computed a non-finite or out-of-window target for {", ".join(bad)} '
+                   f'({mode}); nothing published')
+        self._end_stream()                # the last safe target stays self._x
+        if self._fault is None:
+            self._latch_fault(message)
+        else:
+            self.events.append(('error', message))
+        self.counts['refused_outputs'] += 1
 
     def _velocity_limit(self, t: float):
         """Return the velocity limits now and their negatives (max_velocity when unscaled)."""

@@ -52,6 +52,21 @@ _FLAGS = {
     'has_soft_limits': ('soft_lower_limit', 'soft_upper_limit', 'k_position', 'k_velocity'),
 }
 _VALUE_KEYS = {key for keys in _FLAGS.values() for key in keys}
+# Bounds past which a limit is a typo, not hardware (finite values like 1e308 overflow inside
+# the limiter's arithmetic). No hand joint turns further than a full turn, or anywhere near
+# these speeds.
+MAX_ABS_POSITION = 2 * math.pi          # rad
+MAX_VELOCITY = 100.0                    # rad/s
+MAX_ACCELERATION = 1e5                  # rad/s^2
+_MAGNITUDE_CAPS = {
+    'min_position': (MAX_ABS_POSITION, 'rad in magnitude'),
+    'max_position': (MAX_ABS_POSITION, 'rad in magnitude'),
+    'soft_lower_limit': (MAX_ABS_POSITION, 'rad in magnitude'),
+    'soft_upper_limit': (MAX_ABS_POSITION, 'rad in magnitude'),
+    'max_velocity': (MAX_VELOCITY, 'rad/s'),
+    'max_acceleration': (MAX_ACCELERATION, 'rad/s^2'),
+    'max_deceleration': (MAX_ACCELERATION, 'rad/s^2'),
+}
 _BOOL_KEYS = set(_FLAGS) | {'angle_wraparound'}
 KNOWN_KEYS = frozenset(_VALUE_KEYS | _BOOL_KEYS)
 
@@ -157,8 +172,14 @@ def parse_joint_limits_params(params: Mapping, profile, *, ignore_unknown_joints
         used = []
         for key in ('min_position', 'max_position', 'max_velocity', 'max_acceleration',
                     'max_deceleration', 'soft_lower_limit', 'soft_upper_limit'):
-            if _enabled(entry, key) is not None:
+            value = _enabled(entry, key)
+            if value is not None:
                 used.append(key)
+                cap, unit = _MAGNITUDE_CAPS[key]
+                if abs(value) > cap:
+                    raise JointLimitsError(
+                        f'{label}.{key}: {value!r} is not a plausible hand joint limit: must '
+                        f'be at most {cap:g} {unit}')
         new_lo = _enabled(entry, 'min_position')
         new_hi = _enabled(entry, 'max_position')
         if not allow_wider_position_limits:

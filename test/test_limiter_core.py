@@ -13,6 +13,7 @@
 # limitations under the License.
 
 """Behaviour of the limiter core, scenario by scenario (the properties are in another file)."""
+import dataclasses
 import math
 
 from hand_control.hand_profile import load_hand_profile
@@ -458,6 +459,33 @@ def test_config_errors_name_the_parameter():
         UncertaintyConfig(min_scale=0.0)
     with pytest.raises(ConfigError, match='position_margin .* rh_THJ3'):
         make(position_margin=0.25, max_tracking_error=1.0)
+    with pytest.raises(ConfigError, match='max_step_dt: must be at most 1'):
+        LimiterConfig(max_step_dt=1e300)
+    with pytest.raises(ConfigError, match='home_velocity: must be at most 100'):
+        LimiterConfig(home_velocity=1e300)
+
+
+@pytest.mark.filterwarnings('ignore:overflow:RuntimeWarning', 'ignore:invalid:RuntimeWarning')
+def test_a_non_finite_step_latches_a_fault_and_publishes_nothing():
+    # The last line: limits that slip past the load-time checks (here built by hand) and
+    # overflow inside the step must never send a NaN to the hand.
+    limits, _ = parse_joint_limits_params({}, PROFILE)
+    limits['rh_FFJ3'] = dataclasses.replace(limits['rh_FFJ3'], max_acceleration=1e308)
+    limiter = SafetyLimiter(limits, LimiterConfig(), ALL, NAMES, home=PROFILE.home[ACT])
+    feed(limiter, 0.0)
+    results = []
+    for k in range(1, 6):
+        feed(limiter, k * 0.01)
+        results.append(limiter.on_command(k * 0.01, 0.0, NAMES, list(MID[ACT])))   # inf * 0
+        results.append(limiter.tick(k * 0.01 + 0.005))
+    outputs = [r for r in results if isinstance(r, Output)]
+    for out in outputs:
+        assert np.isfinite(out.positions).all()
+    assert limiter.mode(0.1) == 'fault'
+    assert any(isinstance(r, Drop) and r.reason == 'fault' for r in results)
+    assert limiter.tick(0.2) is None and limiter.tick(0.5) is None
+    summary = limiter.diagnostics(0.5)
+    assert summary.level == ERROR and 'rh_FFJ3' in summary.message
 
 
 def test_resting_at_a_limit_is_not_pressing_but_pushing_beyond_it_is():

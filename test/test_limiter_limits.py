@@ -99,10 +99,26 @@ def test_velocity_acceleration_deceleration_and_soft_limits():
     ({'rh_FFJ3.angle_wraparound': True}, r'rh_FFJ3\.angle_wraparound'),
     ({'ra_shoulder_pan.has_velocity_limits': True}, r'ra_shoulder_pan: no such joint'),
     ({'max_velocity': 1.0}, r'not of the form joint_limits\.<joint>\.<key>'),
+    # Finite but absurd: 1e308 rad/s^2 overflowed to inf inside the step (inf * 0 = NaN).
+    ({'rh_FFJ3': {'has_acceleration_limits': True, 'max_acceleration': 1e308}},
+     r'rh_FFJ3\.max_acceleration: 1e\+308 .*at most 100000'),
+    ({'rh_FFJ3': {'has_deceleration_limits': True, 'max_deceleration': 1e200}},
+     r'rh_FFJ3\.max_deceleration: .*at most 100000'),
+    ({'rh_FFJ3': {'has_velocity_limits': True, 'max_velocity': 1e30}},
+     r'rh_FFJ3\.max_velocity: 1e\+30 .*at most 100'),
+    ({'rh_FFJ3': {'has_soft_limits': True, 'soft_lower_limit': -1e308,
+                  'soft_upper_limit': 1.0}},
+     r'rh_FFJ3\.soft_lower_limit: .*at most 6\.28'),
 ])
 def test_errors_name_the_joint_and_the_key(params, message):
     with pytest.raises(JointLimitsError, match=message):
         parse(params)
+
+
+def test_absurd_position_limits_are_refused_even_when_wider_ones_are_allowed():
+    with pytest.raises(JointLimitsError, match=r'rh_FFJ3\.max_position: 1e\+308 .*at most'):
+        parse({'rh_FFJ3': {'has_position_limits': True, 'max_position': 1e308}},
+              allow_wider_position_limits=True)
 
 
 def test_wider_position_limits_only_when_explicitly_allowed():
