@@ -27,7 +27,8 @@ Differences from ros2_control, all in the direction of safety:
   speeding up and slowing down). Jerk, effort, `k_position` and `k_velocity` are accepted and
   not used (documented in docs/safety_limiter.md); `angle_wraparound: true` is refused.
 - Position limits wider than the hand profile's (the physical range of the model) are refused
-  unless explicitly allowed: a typo must not let a motor drive into its hard stop.
+  unless explicitly allowed: a typo must not let a motor drive into its hard stop. Likewise
+  velocity and acceleration limits above the profile's (allow_faster_than_profile).
 - Soft limits (`has_soft_limits`, `soft_lower_limit`, `soft_upper_limit`) tighten the position
   window further.
 - Unknown keys and joints are errors that name the joint and key (a typo must not silently
@@ -142,6 +143,7 @@ def _enabled(entry: dict, key: str):
 
 def parse_joint_limits_params(params: Mapping, profile, *, ignore_unknown_joints=False,
                               allow_wider_position_limits=False,
+                              allow_faster_than_profile=False,
                               where='joint_limits') -> tuple[dict, list]:
     """
     Apply joint_limits parameters to the profile's limits.
@@ -200,6 +202,13 @@ def parse_joint_limits_params(params: Mapping, profile, *, ignore_unknown_joints
             value = _enabled(entry, key)
             if value is not None and value <= 0:
                 raise JointLimitsError(f'{label}.{key}: must be > 0, got {value}')
+        if not allow_faster_than_profile:
+            for key, profile_value in (('max_velocity', vel), ('max_acceleration', acc)):
+                value = _enabled(entry, key)
+                if value is not None and value > profile_value:
+                    raise JointLimitsError(
+                        f"{label}.{key}: {value} is above the hand profile's {profile_value} "
+                        '(set allow_faster_than_profile if the hardware really allows it)')
         vel = _enabled(entry, 'max_velocity') or vel
         acc = _enabled(entry, 'max_acceleration') or acc
         dec = _enabled(entry, 'max_deceleration')

@@ -75,6 +75,9 @@ class SafetyLimiterNode(Node):
                                  '(e.g. an arm in the same file) instead of refusing them.')
         allow_wider = declare(self, 'allow_wider_position_limits', False,
                               'Accept position limits wider than the hand profile.')
+        allow_faster = declare(self, 'allow_faster_than_profile', False,
+                               'Accept velocity and acceleration limits above the hand '
+                               'profile.')
         config = LimiterConfig(
             position_margin=declare(self, 'position_margin', d.position_margin,
                                     'rad kept clear of each (soft) position limit.'),
@@ -176,7 +179,7 @@ class SafetyLimiterNode(Node):
         layers.append(self._joint_limit_parameters())
         limits, notes = parse_joint_limits_params(
             merge_joint_limits(*layers), profile, ignore_unknown_joints=ignore_unknown,
-            allow_wider_position_limits=allow_wider)
+            allow_wider_position_limits=allow_wider, allow_faster_than_profile=allow_faster)
         for note in notes:
             self._warning(note)
         names = profile.actuated_joint_names

@@ -67,7 +67,7 @@ def test_flat_and_nested_forms_are_the_same(params):
 
 
 def test_velocity_acceleration_deceleration_and_soft_limits():
-    limits, _ = parse({'rh_THJ1': {
+    limits, _ = parse(allow_faster_than_profile=True, params={'rh_THJ1': {
         'has_velocity_limits': True, 'max_velocity': 3,                 # integers are fine
         'has_acceleration_limits': True, 'max_acceleration': 30.0,
         'has_deceleration_limits': True, 'max_deceleration': 20.0,
@@ -94,6 +94,11 @@ def test_velocity_acceleration_deceleration_and_soft_limits():
      r'rh_FFJ3\.min_position: -0\.5 is below the hand profile'),
     ({'rh_FFJ3': {'has_position_limits': True, 'max_position': 2.0}},
      r'rh_FFJ3\.max_position: 2\.0 is above the hand profile'),
+    # A typo (100 for 1.00) must not silently run a joint 50 times faster than the profile.
+    ({'rh_FFJ3': {'has_velocity_limits': True, 'max_velocity': 100}},
+     r"rh_FFJ3\.max_velocity: 100\.0 is above the hand profile's 2\.0 .*allow_faster_than"),
+    ({'rh_FFJ3': {'has_acceleration_limits': True, 'max_acceleration': 41.0}},
+     r"rh_FFJ3\.max_acceleration: 41\.0 is above the hand profile's 40\.0"),
     ({'rh_FFJ3': {'has_soft_limits': True, 'soft_lower_limit': 1.2, 'soft_upper_limit': 0.4}},
      r'rh_FFJ3: soft limits leave no room'),
     ({'rh_FFJ3.angle_wraparound': True}, r'rh_FFJ3\.angle_wraparound'),
@@ -126,6 +131,17 @@ def test_wider_position_limits_only_when_explicitly_allowed():
                           'max_position': 1.6}}
     limits, _ = parse(params, allow_wider_position_limits=True)
     assert (limits['rh_FFJ3'].min_position, limits['rh_FFJ3'].max_position) == (-0.26, 1.6)
+
+
+def test_faster_limits_only_when_explicitly_allowed():
+    params = {'rh_FFJ3': {'has_velocity_limits': True, 'max_velocity': 3.0,
+                          'has_acceleration_limits': True, 'max_acceleration': 60.0}}
+    limits, _ = parse(params, allow_faster_than_profile=True)
+    assert (limits['rh_FFJ3'].max_velocity, limits['rh_FFJ3'].max_acceleration) == (3.0, 60.0)
+    # Slower is always fine, and a faster deceleration only tightens nothing.
+    limits, _ = parse({'rh_FFJ3': {'has_velocity_limits': True, 'max_velocity': 2.0,
+                                   'has_deceleration_limits': True, 'max_deceleration': 80.0}})
+    assert (limits['rh_FFJ3'].max_velocity, limits['rh_FFJ3'].max_acceleration) == (2.0, 40.0)
 
 
 def test_other_robot_joints_can_be_ignored_with_a_note():

@@ -265,10 +265,13 @@ def test_float64_multi_array_in_the_controller_order(tmp_path, fresh_domain):
     ('joint_limits.ra_elbow.has_velocity_limits:=true', 'ra_elbow: no such joint'),
     ('joint_limits.rh_FFJ3.max_velcity:=1.0', 'rh_FFJ3.max_velcity: unknown key'),
     ('output_type:=trajectory', 'output_type'),
+    ('joint_limits.rh_FFJ3.has_velocity_limits:=true joint_limits.rh_FFJ3.max_velocity:=100.0',
+     "rh_FFJ3.max_velocity: 100.0 is above the hand profile's 2.0"),
 ])
 def test_configuration_errors_exit_with_code_2_and_say_why(fresh_domain, argument, message):
+    parameters = [word for a in argument.split() for word in ('-p', a)]
     result = subprocess.run(
-        [sys.executable, '-m', MODULE, '--ros-args', '-p', argument],
+        [sys.executable, '-m', MODULE, '--ros-args', *parameters],
         capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
