@@ -258,6 +258,7 @@ class SafetyLimiter:
         self._estop = False
         self._estop_target = None
         self._fault = None
+        self._fault_t = -math.inf
         self._stale = False
         # cube pose
         self._cube_t = -math.inf
@@ -436,15 +437,26 @@ class SafetyLimiter:
             return 'e-stop released: holding until commands resume (they ramp in)'
         return 'e-stop was not latched'
 
-    def reset_fault(self) -> tuple[bool, str]:
-        """Clear a latched fault if every fresh measurement is back within tolerance."""
+    def reset_fault(self, t: float | None = None) -> tuple[bool, str]:
+        """
+        Clear a latched fault if every joint is measured back within tolerance; return why not.
+
+        Every profile joint (coupled ones included) must have been measured after the fault
+        latched and within joint_state_timeout of t (default: the latest time seen).
+        """
+        if t is not None:
+            self._advance(t)
         if self._fault is None:
             return True, 'no fault latched'
-        if not self._complete:
-            return False, 'no measurement of every joint yet: cannot confirm the fault is gone'
-        seen = np.isfinite(self._measured)
-        m = self._measured[seen]
-        if ((m < self._fault_lo[seen]) | (m > self._fault_hi[seen])).any():
+        now = self._now
+        fresh = (self._measured_t > self._fault_t) \
+            & (now - self._measured_t <= self.config.joint_state_timeout)
+        if not fresh.all():
+            unseen = [nm for nm, ok in zip(self.joint_names, fresh) if not ok]
+            return False, ('no fresh measurement since the fault of ' + ', '.join(unseen)
+                           + ': cannot confirm the fault is gone')
+        m = self._measured
+        if ((m < self._fault_lo) | (m > self._fault_hi)).any():
             return False, f'still out of bounds: {self._fault}'
         self._fault = None
         self._hold_here()
@@ -606,6 +618,7 @@ class SafetyLimiter:
         self._cube_stamp = 0.0
         self._stale = False
         self._estop_target = None
+        self._fault_t = -math.inf     # measurements were wiped: every new one is after it
         self.wear.reset_window()
 
     def _have_state(self) -> bool:
@@ -680,6 +693,7 @@ class SafetyLimiter:
 
     def _latch_fault(self, message: str):
         self._fault = message
+        self._fault_t = self._now       # reset_fault needs measurements newer than this
         self.counts['faults'] += 1
         self._commanding = False
         self._hold = self._stop_point() if self._streaming else self._x.copy()

@@ -309,7 +309,7 @@ class SafetyLimiterNode(Node):
         return response
 
     def _on_reset_fault(self, _request, response):
-        response.success, response.message = self.core.reset_fault()
+        response.success, response.message = self.core.reset_fault(self._now())
         self._log_events()
         return response
 

@@ -357,6 +357,35 @@ def test_measured_position_far_outside_the_limits_latches_a_fault():
     assert limiter.mode(0.41) == 'hold'
 
 
+def test_reset_fault_needs_every_joint_measured_fresh_after_the_fault():
+    bad = MID.copy()
+    ffj1 = ALL.index('rh_FFJ1')                    # coupled: not in an actuated-only message
+    bad[ffj1] = PROFILE.upper[ffj1] + 0.5
+    actuated = [ALL[i] for i in ACT]
+    # The review's counterexample: a simulator restart (clock back), then a driver that
+    # publishes the actuated joints only. Nothing says rh_FFJ1 is back.
+    limiter = make()
+    feed(limiter, 10.0, bad)
+    assert limiter.mode(10.0) == 'fault'
+    assert limiter.on_joint_state(1.0, actuated, list(MID[ACT]))
+    ok, message = limiter.reset_fault(1.0)
+    assert not ok and 'rh_FFJ1' in message
+    # Without a clock jump: the fault's own measurement, or one from before, does not count.
+    limiter = make(joint_state_timeout=0.1)
+    feed(limiter, 0.0)
+    assert limiter.on_joint_state(0.05, ['rh_FFJ1'], [bad[ffj1]])
+    assert limiter.mode(0.05) == 'fault'
+    assert limiter.on_joint_state(0.06, ['rh_FFJ1'], [MID[ffj1]])
+    ok, message = limiter.reset_fault(0.06)
+    assert not ok and 'rh_WRJ2' in message          # last measured before the fault
+    # Measured after the fault, but no longer fresh.
+    feed(limiter, 0.07)
+    ok, message = limiter.reset_fault(0.2)
+    assert not ok and 'rh_WRJ2' in message
+    feed(limiter, 0.21)
+    assert limiter.reset_fault(0.21)[0]
+
+
 def test_nan_joint_state_is_dropped_and_counted():
     limiter = make()
     bad = MID.copy()

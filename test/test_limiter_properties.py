@@ -208,6 +208,7 @@ class Checker:
         self.cube = None            # (t, stamp, u)
         self.estop = False
         self.fault = False
+        self.fault_t = -math.inf    # when the fault latched (a reset needs newer measurements)
         self.outputs = 0
 
     def time(self, t):
@@ -218,6 +219,7 @@ class Checker:
             self.last_cmd = -math.inf
             self.last_stamp = -math.inf
             self.cube = None
+            self.fault_t = -math.inf
         self.now = t
 
     def fresh(self, t):
@@ -239,8 +241,10 @@ class Checker:
             for i, j in known:
                 self.m[j] = positions[i]
                 self.m_t[j] = t
-                if not self.fault_lo[j] <= positions[i] <= self.fault_hi[j]:
+                if not self.fault_lo[j] <= positions[i] <= self.fault_hi[j] \
+                        and not self.fault:
                     self.fault = True
+                    self.fault_t = t
 
     def scale(self, t):
         cfg = self.cfg.uncertainty
@@ -419,12 +423,12 @@ def run(setup, sequence, plant_start=None):
                 check.last_cmd = -math.inf   # commands ramp in again
             check.estop = False
         elif kind == 'reset_fault':
-            ok, _ = limiter.reset_fault()
-            complete = bool(np.isfinite(check.m[ACT]).all())
-            seen = np.isfinite(check.m)
-            inside = ((check.m[seen] >= check.fault_lo[seen])
-                      & (check.m[seen] <= check.fault_hi[seen])).all()
-            expected = not check.fault or (complete and inside)
+            ok, _ = limiter.reset_fault(t)
+            # Every profile joint measured after the fault latched, fresh, and inside.
+            fresh = ((check.m_t > check.fault_t)
+                     & (t - check.m_t <= cfg.joint_state_timeout)).all()
+            inside = ((check.m >= check.fault_lo) & (check.m <= check.fault_hi)).all()
+            expected = not check.fault or bool(fresh and inside)
             assert ok == expected
             if check.fault and ok:
                 check.fault = False
@@ -551,7 +555,7 @@ def test_a_malformed_command_changes_nothing(setup, sequence, data):
             elif kind == 'release':
                 r = limiter.set_estop(False)
             elif kind == 'reset_fault':
-                r = limiter.reset_fault()
+                r = limiter.reset_fault(t)
             elif kind == 'cube':
                 r = limiter.on_cube_pose(t, t, np.zeros(36))
             else:
