@@ -37,10 +37,10 @@ from hand_control.limiter import Drop, LimiterConfig, Output, SafetyLimiter, Unc
 from hand_control.limits import (load_joint_limits_file, merge_joint_limits,
                                  parse_joint_limits_params)
 from hand_control.wear import Odometer, WearConfig, WearMonitor
-from inhand import diagnostics, qos
+from inhand import diagnostics, qos, ros_runtime
 from inhand.config import ConfigError
 from inhand.messages import sec_to_stamp
-from inhand.ros_runtime import declare, run_node
+from inhand.ros_runtime import run_node
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.clock import Clock, ClockType
@@ -54,11 +54,22 @@ OUTPUT_TYPES = ('joint_state', 'float64_multi_array')
 DEFAULT_ARRAY_TOPIC = '/forward_position_controller/commands'
 
 
+def declare(node, name, default, description):
+    """
+    Declare a read-only parameter and return its value.
+
+    The core is built once from the parameters; a runtime set would report success and change
+    nothing, so every parameter refuses it.
+    """
+    return ros_runtime.declare(node, name, default, description, read_only=True)
+
+
 class SafetyLimiterNode(Node):
     """Subscribe raw commands and joint states, publish safe commands; see the module doc."""
 
-    def __init__(self):
-        super().__init__('safety_limiter')
+    def __init__(self, **node_options):
+        """Declare the parameters, build the core and wire it; node_options go to Node."""
+        super().__init__('safety_limiter', **node_options)
         # Kilted deprecates warn() for warning(); Jazzy has both. Throttling is per call site
         # (rclpy walks the stack past its own frames), so a bound method works as well.
         logger = self.get_logger()
@@ -243,7 +254,8 @@ class SafetyLimiterNode(Node):
         for name in sorted(overrides):
             if name.startswith('joint_limits.'):
                 descriptor = ParameterDescriptor(
-                    description='ros2_control joint limit override', dynamic_typing=True)
+                    description='ros2_control joint limit override', dynamic_typing=True,
+                    read_only=True)
                 found[name] = self.declare_parameter(name, None, descriptor).value
         return found
 

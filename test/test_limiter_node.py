@@ -275,3 +275,39 @@ def test_configuration_errors_exit_with_code_2_and_say_why(fresh_domain, argumen
         capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
+
+
+def test_parameters_are_read_only_so_a_runtime_set_is_refused(tmp_path, fresh_domain):
+    # The core is built once from the parameters: a set that "succeeds" and changes nothing
+    # (ros2 param set ... max_velocity 0.2) would mislead an operator. In process, own context.
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.exceptions import ParameterNotDeclaredException
+    from rclpy.parameter import Parameter
+    from hand_control.safety_limiter_node import SafetyLimiterNode
+    context = Context()
+    rclpy.init(context=context, args=[])
+    node = None
+    try:
+        node = SafetyLimiterNode(context=context, parameter_overrides=[
+            Parameter('state_dir', value=str(tmp_path)),
+            Parameter('joint_limits.rh_FFJ3.has_velocity_limits', value=True),
+            Parameter('joint_limits.rh_FFJ3.max_velocity', value=0.5)])
+        names = node.list_parameters([], 0).names
+        assert {'joint_limits.rh_FFJ3.max_velocity', 'position_margin', 'wear.enabled'} \
+            <= set(names)
+        writable = [d.name for d in node.describe_parameters(names)
+                    if not d.read_only and d.name != 'use_sim_time']
+        assert writable == []
+        for name, value in [('joint_limits.rh_FFJ3.max_velocity', 0.2),
+                            ('position_margin', 0.05), ('uncertainty.enabled', False)]:
+            result = node.set_parameters([Parameter(name, value=value)])[0]
+            assert not result.successful, name
+        with pytest.raises(ParameterNotDeclaredException):      # not given at start
+            node.set_parameters([Parameter('joint_limits.rh_MFJ3.max_velocity', value=0.2)])
+        assert node.get_parameter('joint_limits.rh_FFJ3.max_velocity').value == 0.5
+        assert node.core.max_velocity[FFJ3] == 0.5
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.shutdown(context=context)
