@@ -53,7 +53,7 @@ import numpy as np
 
 # Drop reasons: malformed messages ...
 MALFORMED = ('empty', 'unknown_joint', 'duplicate_joint', 'length_mismatch', 'non_finite',
-             'stale_stamp')
+             'stale_stamp', 'future_stamp')
 # ... and valid commands the limiter cannot forward now.
 REFUSED = ('no_joint_states', 'estop', 'fault')
 
@@ -362,6 +362,11 @@ class SafetyLimiter:
         if stamp:
             if not math.isfinite(stamp):
                 return self._drop('non_finite', 'non-finite stamp')
+            # A stamp from another clock (wall time on a sim-time graph) must not become the
+            # last stamp: every correct command after it would look stale.
+            if stamp > t + self.config.command_timeout:
+                return self._drop('future_stamp', f'stamp {stamp:.6f} is ahead of the clock '
+                                  f'{t:.6f} by more than command_timeout')
             if stamp < self._last_stamp:
                 return self._drop('stale_stamp', f'stamp {stamp:.6f} is older than the last '
                                   f'accepted {self._last_stamp:.6f}')

@@ -193,6 +193,22 @@ def test_older_stamps_are_dropped_and_unstamped_commands_accepted():
     assert isinstance(limiter.on_command(10.0, 0.0, ['rh_FFJ3'], [0.5]), Output)   # unset
 
 
+def test_a_future_stamp_is_dropped_and_does_not_lock_out_later_commands():
+    # A wall-clock stamp (1.7e9) while the graph runs on sim time used to be accepted as the
+    # last stamp, and every correct command after it was dropped as stale.
+    limiter = make(command_timeout=0.25)
+    feed(limiter, 10.0)
+    result = limiter.on_command(10.0, 1.7e9, NAMES, list(MID[ACT]))
+    assert isinstance(result, Drop) and result.reason == 'future_stamp'
+    for k in range(1, 5):
+        feed(limiter, 10.0 + k * 0.01)
+        assert isinstance(limiter.on_command(10.0 + k * 0.01, 10.0 + k * 0.01, NAMES,
+                                             list(MID[ACT])), Output)
+    # A little ahead (clock skew within command_timeout) is fine.
+    assert isinstance(limiter.on_command(10.05, 10.25, NAMES, list(MID[ACT])), Output)
+    assert limiter.diagnostics(10.05).values['dropped_future_stamp'] == 1
+
+
 def test_huge_values_are_clamped_without_floating_point_trouble():
     limiter = make()
     feed(limiter, 0.0)

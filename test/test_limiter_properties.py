@@ -120,7 +120,7 @@ def events(draw, fixed_measurement=None):
             velocities = draw(st.lists(value, min_size=1, max_size=20))
         elif variant == 'effort':
             efforts = draw(st.lists(value, min_size=1, max_size=20))
-        stamp = draw(st.sampled_from(['zero', 'now', 'now', 'now', 'old', 'nan']))
+        stamp = draw(st.sampled_from(['zero', 'now', 'now', 'now', 'old', 'nan', 'future']))
         return ('cmd', dt, deliver, names, positions, velocities, efforts, stamp)
     if kind == 'js':
         if fixed_measurement is not None:
@@ -289,6 +289,8 @@ class Checker:
         reasons = self.malformed(names, positions, velocities, efforts)
         if stamp and not math.isfinite(stamp):
             reasons.add('non_finite')
+        if not reasons and stamp and stamp > t + self.cfg.command_timeout:
+            reasons.add('future_stamp')          # and not remembered as the last stamp
         if not reasons and stamp and stamp < self.last_stamp:
             reasons.add('stale_stamp')
         if reasons:
@@ -402,7 +404,8 @@ def run(setup, sequence, plant_start=None):
                     last = result.positions
         elif kind == 'cmd':
             names, positions, velocities, efforts, stamp_kind = event[3:]
-            stamp = {'zero': 0.0, 'now': t, 'old': t - 1.0, 'nan': math.nan}[stamp_kind]
+            stamp = {'zero': 0.0, 'now': t, 'old': t - 1.0, 'nan': math.nan,
+                     'future': 1.7e9}[stamp_kind]       # wall-clock stamp on a sim clock
             result = limiter.on_command(t, stamp, names, positions, velocities, efforts)
             check.command(t, stamp, names, positions, velocities, efforts, result)
         elif kind == 'js':
