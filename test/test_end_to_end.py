@@ -64,6 +64,7 @@ def test_ground_truth_loop(isolated, tmp_path):
                                        'policy_runner']
     # Short goals so that episodes end (timeout) within the test.
     specs = with_parameters(specs, 'goal_manager', goal_timeout=3.0, restart_delay=0.5)
+    specs = with_parameters(specs, 'safety_limiter', state_dir=str(tmp_path))
     with running(specs) as launcher, Probe() as probe:
         raw = probe.subscribe('/hand/command_raw', JointState)
         safe = probe.subscribe('/hand/command', JointState)
@@ -93,6 +94,7 @@ def test_ground_truth_loop(isolated, tmp_path):
 def test_vision_loop(isolated, tmp_path):
     specs = graph.bringup({'sim': 'true', 'pose_source': 'vision', 'real_time_factor': '0.5',
                            'results_file': ''})
+    specs = with_parameters(specs, 'safety_limiter', state_dir=str(tmp_path))
     names = [s.name for s in specs]
     assert 'cube_pose' in names
     consumers = [s for s in specs if s.name in ('policy_runner', 'goal_manager',
