@@ -68,7 +68,7 @@ _isfinite, _maximum, _minimum, _sqrt = np.isfinite, np.maximum, np.minimum, np.s
 class UncertaintyConfig:
     """Velocity scaling from the cube pose: stale or uncertain -> slower."""
 
-    enabled: bool = False
+    enabled: bool = True               # the node's default too (config/safety_limiter.yaml)
     timeout: float = 0.5               # s without a fresh pose -> unsure
     position_std_low: float = 0.005    # m: at or below this the pose is trusted
     position_std_high: float = 0.03    # m: at or above this the pose is not trusted
@@ -275,14 +275,24 @@ class SafetyLimiter:
         self._last_mode = 'waiting'
 
     # ------------------------------------------------------------------ inputs
-    def on_joint_state(self, t: float, names, positions, velocities=None) -> bool:
-        """Take a measurement (any subset of joints, other names ignored); return accepted."""
+    def on_joint_state(self, t: float, names, positions, velocities=(), efforts=()) -> bool:
+        """
+        Take a measurement (any subset of joints, other names ignored); return accepted.
+
+        A message whose position, velocity or effort array (the last two may be empty) does not
+        match the names is dropped whole: which value belongs to which joint is unknown.
+        """
         self._advance(t)
         positions = np.asarray(positions, dtype=float)
         if positions.shape != (len(names),):
             self._count_js_drop('length_mismatch',
                                 f'{len(names)} names but {positions.size} positions')
             return False
+        for label, extra in (('velocity', velocities), ('effort', efforts)):
+            if extra is not None and len(extra) not in (0, len(names)):
+                self._count_js_drop('length_mismatch',
+                                    f'{len(names)} names but {len(extra)} {label} values')
+                return False
         cached_names, cached = self._js_cache
         if names == cached_names:
             rows, cols = cached
@@ -411,7 +421,7 @@ class SafetyLimiter:
         self._cube_t = t
         self._cube_stamp = float(stamp) if stamp and math.isfinite(stamp) else 0.0
         variances = cov[[0, 7, 14, 21, 28, 35]]
-        if not np.isfinite(variances).all() or (variances < 0).any():
+        if not np.isfinite(cov).all() or (variances < 0).any():
             self._cube_u = 1.0
             return True
         cfg = self.config.uncertainty

@@ -116,7 +116,7 @@ class SafetyLimiterNode(Node):
                                           d.hold_republish_period,
                                           's between repeats of a target that does not move.'),
             uncertainty=UncertaintyConfig(
-                enabled=declare(self, 'uncertainty.enabled', True,
+                enabled=declare(self, 'uncertainty.enabled', u.enabled,
                                 'Slow down when the cube pose is stale or uncertain.'),
                 timeout=declare(self, 'uncertainty.timeout', u.timeout,
                                 's after which a cube pose is stale.'),
@@ -276,7 +276,7 @@ class SafetyLimiterNode(Node):
             self._log_events()
 
     def _on_joint_state(self, msg: JointState):
-        self.core.on_joint_state(self._now(), msg.name, msg.position)
+        self.core.on_joint_state(self._now(), msg.name, msg.position, msg.velocity, msg.effort)
         if self.core.events:
             self._log_events()
 

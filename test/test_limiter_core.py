@@ -21,7 +21,8 @@ from hand_control.limiter import (Drop, ERROR, LimiterConfig, OK, Output, Safety
                                   UncertaintyConfig, WARN)
 from hand_control.limits import parse_joint_limits_params
 from hand_control.wear import WearConfig
-from inhand.config import ConfigError
+from inhand.config import ConfigError, load_yaml
+from inhand.paths import config_path
 import numpy as np
 import pytest
 
@@ -248,7 +249,8 @@ def test_command_timeout_holds_the_last_safe_target():
 
 def test_command_timeout_can_ease_home_gently():
     limiter = make(ramp_time=0.0, command_timeout=0.05, timeout_action='home',
-                   home_velocity=0.2, max_tracking_error=3.0)
+                   home_velocity=0.2, max_tracking_error=3.0,
+                   uncertainty=UncertaintyConfig(enabled=False))
     target = PROFILE.upper[ACT] - 0.3
     outputs = stream(limiter, 0.0, 1.0, 100, target, measured='follow')
     t, last = 1.0, outputs[-1].positions
@@ -409,9 +411,13 @@ def test_nan_joint_state_is_dropped_and_counted():
     assert not limiter.on_joint_state(0.0, ALL, list(bad))
     assert not limiter.on_joint_state(0.0, ALL, list(MID)[:-1])
     assert limiter.on_joint_state(0.0, ALL + ['ra_elbow'], list(MID) + [math.nan])
+    # Velocity or effort arrays of another length: the message is malformed, dropped whole.
+    assert not limiter.on_joint_state(0.0, ALL, list(MID), [0.0] * 3)
+    assert not limiter.on_joint_state(0.0, ALL, list(MID), [], [0.0] * 25)
+    assert limiter.on_joint_state(0.0, ALL, list(MID), [0.0] * 24, [])
     values = limiter.diagnostics(0.0).values
     assert values['dropped_joint_states_non_finite'] == 1
-    assert values['dropped_joint_states_length_mismatch'] == 1
+    assert values['dropped_joint_states_length_mismatch'] == 3
 
 
 def test_clock_jump_back_stops_and_waits_for_fresh_state():
@@ -445,6 +451,10 @@ def test_uncertain_or_stale_cube_pose_scales_velocity_down():
     cov[35] = math.nan
     limiter.on_cube_pose(4.0, 4.0, cov)
     assert limiter.velocity_scale(4.0) == pytest.approx(0.2)
+    cov = np.zeros(36)
+    cov[1] = math.inf                                        # off the diagonal: still broken
+    limiter.on_cube_pose(4.5, 4.5, cov)
+    assert limiter.velocity_scale(4.5) == pytest.approx(0.2)
     limiter.on_cube_pose(5.0, 4.0, np.zeros(36))             # stamped 1 s ago: stale
     assert limiter.velocity_scale(5.0) == 0.2
     assert not limiter.on_cube_pose(5.0, 5.0, np.zeros(35))
@@ -531,6 +541,22 @@ def test_a_non_finite_step_latches_a_fault_and_publishes_nothing():
     assert limiter.tick(0.2) is None and limiter.tick(0.5) is None
     summary = limiter.diagnostics(0.5)
     assert summary.level == ERROR and 'rh_FFJ3' in summary.message
+
+
+def test_core_defaults_agree_with_the_node_parameter_file():
+    # One set of defaults: a core built in Python behaves like the node started from
+    # config/safety_limiter.yaml (uncertainty scaling used to be off in one, on in the other).
+    data, _ = load_yaml(config_path('safety_limiter.yaml'))
+    params = data['safety_limiter']['ros__parameters']
+    defaults = LimiterConfig()
+    for f in dataclasses.fields(LimiterConfig):
+        if f.name in ('uncertainty', 'wear'):
+            for sub in dataclasses.fields(getattr(defaults, f.name)):
+                assert params[f.name][sub.name] == getattr(getattr(defaults, f.name), sub.name), \
+                    f'{f.name}.{sub.name}'
+        else:
+            assert params[f.name] == getattr(defaults, f.name), f.name
+    assert defaults.uncertainty.enabled is True
 
 
 def test_resting_at_a_limit_is_not_pressing_but_pushing_beyond_it_is():
