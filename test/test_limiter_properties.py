@@ -22,6 +22,7 @@ checker written from the specification (not from the implementation) follows alo
 on every output: position window, velocity, acceleration, tracking, fresh joint states, mode
 gating (e-stop, fault, command timeout), uncertainty scaling and the drop reasons.
 """
+import dataclasses
 import math
 
 from hand_control.hand_profile import load_hand_profile
@@ -209,6 +210,12 @@ class Checker:
         self.estop = False
         self.fault = False
         self.fault_t = -math.inf    # when the fault latched (a reset needs newer measurements)
+        self.estop_target = None    # the pose measured at the stop (None: at the next restart)
+        self.ramp_t0 = -math.inf    # when commanding (re)started
+        self.home = np.clip(PROFILE.home[ACT], self.lower, self.upper)
+        self.throttle_scale = config.wear.throttle_scale
+        self.wear = None            # the limiter's WearMonitor: whether a joint is throttled
+        self.throttled_before = np.zeros(20, dtype=bool)   # ... before the call under check
         self.outputs = 0
 
     def time(self, t):
@@ -220,6 +227,7 @@ class Checker:
             self.last_stamp = -math.inf
             self.cube = None
             self.fault_t = -math.inf
+            self.estop_target = None
         self.now = t
 
     def fresh(self, t):
@@ -231,6 +239,7 @@ class Checker:
         if np.isfinite(self.m[ACT]).all() and not self.fresh(t):
             self.prev = None
             self.last_cmd = -math.inf
+            self.estop_target = None    # when outputs resume, hold the pose measured then
 
     def joint_state(self, t, names, positions, accepted):
         known = [(i, ALL.index(n)) for i, n in enumerate(names) if n in ALL]
@@ -245,6 +254,7 @@ class Checker:
                         and not self.fault:
                     self.fault = True
                     self.fault_t = t
+                    self.last_cmd = -math.inf    # commands ramp in again after a reset
 
     def scale(self, t):
         cfg = self.cfg.uncertainty
@@ -307,8 +317,18 @@ class Checker:
             assert isinstance(result, Drop) and result.reason == 'no_joint_states', result
         else:
             assert isinstance(result, Output), result
+            if t - self.last_cmd > self.cfg.command_timeout:
+                self.ramp_t0 = t             # commands (re)start: they ramp in
             self.last_cmd = t
             self.output(result, from_command=True)
+
+    def press_estop(self):
+        if not self.estop:
+            # The pose measured now, if a stream is running; else the one measured when
+            # outputs resume (never an older one).
+            self.estop_target = None if self.prev is None else \
+                np.clip(self.m[ACT], self.lower, self.upper)
+        self.estop = True
 
     def tick(self, t, result):
         self.watchdog(t)
@@ -334,9 +354,14 @@ class Checker:
             assert out.mode == 'estop' and not from_command
         if out.mode in ('active', 'ramp'):
             assert t - self.last_cmd <= self.cfg.command_timeout + 1e-12
+            # Ramp-in: for ramp_time after commands (re)start, never skipped, never longer.
+            ramping = self.cfg.ramp_time > 0 and t - self.ramp_t0 < self.cfg.ramp_time
+            assert out.mode == ('ramp' if ramping else 'active'), (out.mode, t - self.ramp_t0)
         m = self.m[ACT]
-        if self.prev is None:
-            assert out.restarted, 'a new stream must start at the measured pose'
+        if out.mode == 'estop' and self.estop_target is None:
+            self.estop_target = np.clip(m, self.lower, self.upper)
+        # A stream starts at the measured pose, and only when there was no previous output.
+        assert out.restarted == (self.prev is None), 'restarted mid-stream or not at a start'
         if out.restarted:
             np.testing.assert_allclose(x, np.clip(m, self.lower, self.upper), rtol=0, atol=1e-12)
             self.prev = (t, x, np.zeros(20))
@@ -355,6 +380,9 @@ class Checker:
         # Velocity: never above the nominal limit; the scaled limit is reached by braking.
         assert (np.abs(v) <= self.vmax * (1 + REL) + ABS).all(), np.abs(v) / self.vmax
         limit = self.vmax * self.scale(t)
+        # Wear throttle (a joint throttled before and after this call was throttled during it).
+        throttled = self.throttled_before & self.wear.throttled
+        limit = np.where(throttled, limit * self.throttle_scale, limit)
         if out.mode == 'home':
             limit = np.minimum(limit, self.cfg.home_velocity)
         assert (np.abs(v) <= np.maximum(limit, np.abs(v0) - a_dt) * (1 + REL) + 1e-7).all()
@@ -364,10 +392,35 @@ class Checker:
         # it or brakes at the full acceleration limit (or sits at a position-window edge).
         toward = np.sign(m - x)
         outside = np.abs(x - m) > self.cfg.max_tracking_error + 1e-9
+        # At a position-window edge only when that edge is the window's nearest point to the
+        # measured position (a target parked at an edge far from it is not excused).
         ok = ((x - x0) * toward > 0) | ((v - v0) * toward >= a_dt * (1 - 1e-6)) \
-            | (x <= self.lower + ABS) | (x >= self.upper - ABS)
+            | ((x <= self.lower + ABS) & (m <= self.lower + ABS)) \
+            | ((x >= self.upper - ABS) & (m >= self.upper - ABS))
         assert not (outside & ~ok).any(), np.flatnonzero(outside & ~ok)
+        # Destinations: the e-stop holds the pose measured at the stop, home is home.
+        if out.mode == 'estop':
+            self.heads_for(self.estop_target, x, x0, v, v0, a_dt, m)
+        elif out.mode == 'home':
+            self.heads_for(self.home, x, x0, v, v0, a_dt, m)
         self.prev = (t, x, v)
+
+    def heads_for(self, destination, x, x0, v, v0, a_dt, m):
+        """
+        Assert that the targets head for destination (as seen through the tracking window).
+
+        Each step moves toward it, or accelerates toward it at the full limit (braking a
+        motion away); a joint that was at rest and did not move is there.
+        """
+        d = self.cfg.max_tracking_error
+        goal = np.clip(destination, np.clip(m - d, self.lower, self.upper),
+                       np.clip(m + d, self.lower, self.upper))
+        sign = np.sign(goal - x0)
+        ok = ((x - x0) * sign >= -ABS) | ((v - v0) * sign >= a_dt * (1 - 1e-6))
+        assert ok.all(), ('moves away from its destination', np.flatnonzero(~ok))
+        rest = (x == x0) & (v0 == 0)
+        np.testing.assert_allclose(x[rest], goal[rest], rtol=0, atol=1e-9,
+                                   err_msg='at rest away from its destination')
 
 
 def run(setup, sequence, plant_start=None):
@@ -375,6 +428,7 @@ def run(setup, sequence, plant_start=None):
     limits, _ = parse_joint_limits_params(setup['overrides'], PROFILE)
     limiter = SafetyLimiter(limits, cfg, ALL, NAMES, home=PROFILE.home[ACT])
     check = Checker(cfg, limits)
+    check.wear = limiter.wear
     plant = Plant(PROFILE.home if plant_start is None else plant_start)
     t = 100.0
     last = None
@@ -388,6 +442,7 @@ def run(setup, sequence, plant_start=None):
             names, positions = list(ALL), plant.advance(max(dt, 0.0), last)
             check.joint_state(t, names, positions, limiter.on_joint_state(t, names, positions))
         result = None
+        check.throttled_before = limiter.wear.throttled.copy()
         if kind == 'burst':
             period, count, flip, js_every = event[3:]
             for k in range(count):
@@ -398,6 +453,7 @@ def run(setup, sequence, plant_start=None):
                     check.joint_state(t, names, positions,
                                       limiter.on_joint_state(t, names, positions))
                 wave = (HW_HI[ACT] + 0.5) if (k // flip) % 2 else (HW_LO[ACT] - 0.5)
+                check.throttled_before = limiter.wear.throttled.copy()
                 result = limiter.on_command(t, t, list(NAMES), list(wave))
                 check.command(t, t, list(NAMES), list(wave), [], [], result)
                 if isinstance(result, Output):
@@ -419,7 +475,7 @@ def run(setup, sequence, plant_start=None):
             check.cube_pose(t, t - age, variance)
         elif kind == 'estop':
             limiter.set_estop(True)
-            check.estop = True
+            check.press_estop()
         elif kind == 'release':
             limiter.set_estop(False)
             if check.estop:
@@ -454,6 +510,60 @@ SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[
 @given(configs(), st.lists(events(), min_size=1, max_size=80))
 def test_every_output_keeps_every_guarantee(setup, sequence):
     run(setup, sequence)
+
+
+@SETTINGS
+@given(configs(), st.lists(events(), max_size=20), st.sampled_from([0.001, 0.005, 0.02]),
+       st.integers(3, 60), st.booleans())
+def test_estop_in_a_violent_stream_holds_the_pose_measured_at_the_stop(
+        setup, prefix, period, count, deliver):
+    # Whatever came before: a violent stream (the plant lags far behind its targets), the
+    # e-stop, then the hand is watched until the targets rest. The checker asserts they head
+    # for, and rest at, the pose measured at the stop (not the last target).
+    sequence = prefix + [('release', 0.0, True), ('burst', 0.01, True, period, count, 5, 1),
+                         ('estop', 0.0, deliver)] + [('tick', 0.01, True)] * 100
+    run(setup, sequence)
+
+
+@SETTINGS
+@given(configs(), st.lists(st.floats(0.0, 1.0), min_size=24, max_size=24),
+       st.lists(st.floats(-0.2, 1.2), min_size=20, max_size=20),
+       st.sampled_from([0.002, 0.01, 0.02]), st.sampled_from([0.1, 0.5]))
+def test_ramp_in_blends_from_the_measured_pose_to_the_policy(
+        setup, frac, goal_frac, period, ramp_time):
+    # A still hand, one constant goal: while ramping, every target lies between the measured
+    # pose and the blend s + alpha (goal - s) seen through the tracking window; it never runs
+    # ahead of the blend.
+    cfg = dataclasses.replace(setup['config'], ramp_time=ramp_time)
+    limits, _ = parse_joint_limits_params(setup['overrides'], PROFILE)
+    limiter = SafetyLimiter(limits, cfg, ALL, NAMES, home=PROFILE.home[ACT])
+    check = Checker(cfg, limits)
+    check.wear = limiter.wear
+    measured = list(HW_LO + np.array(frac) * (HW_HI - HW_LO))
+    goal = HW_LO[ACT] + np.array(goal_frac) * (HW_HI - HW_LO)[ACT]
+    goal_in_window = np.clip(goal, check.lower, check.upper)
+    d = cfg.max_tracking_error
+    m = np.array(measured)[ACT]
+    start = np.clip(m, check.lower, check.upper)
+    win_lo = np.clip(m - d, check.lower, check.upper)
+    win_hi = np.clip(m + d, check.lower, check.upper)
+    t, ramped = 50.0, 0
+    for _ in range(int(round((ramp_time + 0.1) / period))):
+        t += period
+        check.time(t)
+        check.joint_state(t, ALL, measured, limiter.on_joint_state(t, ALL, measured))
+        check.throttled_before = limiter.wear.throttled.copy()
+        result = limiter.on_command(t, t, NAMES, list(goal))
+        check.command(t, t, NAMES, list(goal), [], [], result)
+        if result.mode != 'ramp':
+            continue
+        ramped += 1
+        alpha = (t - check.ramp_t0) / ramp_time
+        blend = np.clip(start + alpha * (goal_in_window - start), win_lo, win_hi)
+        x = result.positions
+        assert (x >= np.minimum(start, blend) - 1e-9).all() \
+            and (x <= np.maximum(start, blend) + 1e-9).all(), (x - start, blend - start)
+    assert ramped >= int(ramp_time / period) - 1
 
 
 @st.composite
