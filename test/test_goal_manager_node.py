@@ -175,20 +175,6 @@ def test_lost_pose_ends_the_episode_and_shutdown_records_the_running_one(tmp_pat
     assert [(r['episode'], r['reason']) for r in records] == [(0, 'pose_lost'), (1, 'stopped')]
 
 
-def test_the_shipped_parameter_file_names_only_declared_parameters():
-    path = config_path('policies/goal_manager.params.yaml')
-    keys = yaml.safe_load(path.read_text())['goal_manager']['ros__parameters']
-    rclpy.init(args=['--ros-args', '--params-file', str(path)])
-    try:
-        node = GoalManagerNode()
-        assert {k: node.get_parameter(k).value for k in keys} == keys
-        declared = set(node._parameters) - {'use_sim_time', 'start_type_description_service'}
-        assert declared == set(keys)
-        node.destroy_node()
-    finally:
-        rclpy.shutdown()
-
-
 def test_broken_cube_poses_and_joint_states_are_dropped_not_fatal(tmp_path):
     results = tmp_path / 'results.jsonl'
     with goal_manager(results_file=str(results), pose_timeout=0.5, auto_start=False) as h:

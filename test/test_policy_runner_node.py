@@ -223,20 +223,6 @@ def test_a_mismatched_policy_exits_2_naming_the_term(tmp_path, capfd):
     assert "'fingertips'" in err and 'expected size 12' in err and 'actual size 15' in err
 
 
-def test_the_shipped_parameter_file_names_only_declared_parameters():
-    path = config_path('policies/policy_runner.params.yaml')
-    keys = yaml.safe_load(path.read_text())['policy_runner']['ros__parameters']
-    rclpy.init(args=['--ros-args', '--params-file', str(path)])
-    try:
-        node = PolicyRunnerNode()
-        assert {k: node.get_parameter(k).value for k in keys} == keys
-        declared = set(node._parameters) - {'use_sim_time', 'start_type_description_service'}
-        assert declared == set(keys)
-        node.destroy_node()
-    finally:
-        rclpy.shutdown()
-
-
 def test_a_new_episode_restarts_the_policy_from_the_measured_pose():
     with runner_node() as h:
         h.publish_goal()
