@@ -181,9 +181,15 @@ def ping(pings: int, label: str) -> list:
             executor.spin_once(timeout_sec=0.01)
         latencies = []
         base = MID[ACT]
+        previous = None
         for k in range(pings + 50):
-            # Small alternating steps, well within the limits, so that the answer is
-            # recognisable by its value (a republish of the held target is not an answer).
+            # Small alternating steps, well within the limits. The answer is the first output
+            # that moves toward the new target: a republish of the held target (no move) or a
+            # watchdog step toward the previous target (the other way) is not an answer. The
+            # answer need not reach the target: when two commands arrive close together the
+            # acceleration window clamps the step, which is the limiter doing its job, not
+            # latency (matching on the value alone counted those as 10 ms waits for the next
+            # watchdog tick).
             target = base + (STEP if k % 2 else -STEP)
             msg = JointState(name=NAMES, position=target.tolist())
             answers.clear()
@@ -193,9 +199,15 @@ def ping(pings: int, label: str) -> list:
             while got is None and time.perf_counter() - sent < 0.5:
                 executor.spin_once(timeout_sec=0.005)
                 for at, value in answers:
-                    if abs(value - target[0]) < 0.25 * STEP:
+                    if previous is None:
+                        moved = abs(value - target[0]) < 0.25 * STEP
+                    else:
+                        moved = (value - previous) * (target[0] - previous) > 0
+                    if moved:
                         got = at
                         break
+            if answers:
+                previous = answers[-1][1]
             if got is not None and k >= 50:
                 latencies.append(got - sent)
             time.sleep(0.002)
