@@ -24,7 +24,7 @@ smoothing applies to the decoded action instead, before the mode (robogym's Smoo
 """
 from hand_control.hand_profile import HandProfile
 import numpy as np
-from policy_node.spec import default_pose, PolicySpec, resolve_joints, SizeMismatchError
+from policy_node.spec import broadcast_vector, default_pose, PolicySpec, resolve_joints
 
 
 class ActionProcessor:
@@ -56,16 +56,10 @@ class ActionProcessor:
         self.smoothed_action = None
 
     def _per_joint(self, value, key) -> np.ndarray:
-        array = np.asarray(value, dtype=np.float64)
         n = len(self.joint_names)
-        if array.ndim == 0:
-            return np.full(n, float(array))
-        if array.size != n:
-            raise SizeMismatchError(
-                f'{self.spec.where}.{key}: {n} action joints but {array.size} values '
-                f'(expected size {n}, actual size {array.size})',
-                term=f'action.{key}', expected=n, actual=array.size)
-        return array
+        return broadcast_vector(
+            value, n, f'{self.spec.where}.{key}: {n} action joints but '
+            f'{np.size(value)} values', term=f'action.{key}')
 
     def decode(self, raw: np.ndarray) -> np.ndarray:
         """Return one action value per joint from the network's output."""

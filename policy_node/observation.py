@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from inhand.transforms import (quat_angle, quat_conjugate, quat_multiply, quat_normalize,
                                quat_to_matrix, xyzw_from_wxyz)
 import numpy as np
-from policy_node.spec import (default_pose, is_number, number_or_list, PolicySpec,
-                              ProfileMismatchError, resolve_joints, SizeMismatchError,
-                              SpecError, TermSpec)
+from policy_node.spec import (broadcast_vector, default_pose, is_number, number_or_list,
+                              PolicySpec, ProfileMismatchError, resolve_joints,
+                              SizeMismatchError, SpecError, TermSpec)
 
 
 @dataclass
@@ -463,15 +463,9 @@ class Transform:
 
     @staticmethod
     def _vector(value, size, where, term):
-        array = np.asarray(value, dtype=np.float64)
-        if array.ndim == 0:
-            return np.full(size, float(array))
-        if array.size != size:
-            raise SizeMismatchError(
-                f'{where}: term {term!r} has {size} values per frame but the list has '
-                f'{array.size} (expected size {size}, actual size {array.size})',
-                term=term, expected=size, actual=array.size)
-        return array
+        return broadcast_vector(
+            value, size, f'{where}: term {term!r} has {size} values per frame but the list '
+            f'has {np.size(value)}', term=term)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         if self.offset is not None:

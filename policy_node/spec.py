@@ -53,6 +53,23 @@ class SizeMismatchError(SpecError):
         self.actual = actual
 
 
+def broadcast_vector(value, size: int, mismatch: str, term: str) -> np.ndarray:
+    """
+    Return value as a float64 vector of `size`: a scalar is repeated, a list must match.
+
+    A list of another length raises SizeMismatchError with `mismatch` (the caller's words for
+    what was declared) followed by the expected and actual sizes: never padded or truncated.
+    """
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        return np.full(size, float(array))
+    if array.size != size:
+        raise SizeMismatchError(
+            f'{mismatch} (expected size {size}, actual size {array.size})',
+            term=term, expected=size, actual=array.size)
+    return array
+
+
 class ProfileMismatchError(SpecError):
     """The spec names joints, fingertips or a hand that the hand profile does not have."""
 
