@@ -147,3 +147,28 @@ class Probe:
             self.executor.spin_once(timeout_sec=0.05)
         self.node.destroy_client(client)
         return future.result()
+
+
+@contextlib.contextmanager
+def in_process(node_class, harness_class, parameters):
+    """
+    Run node_class in this process, with `-p name:=value` parameters; yield harness_class(node).
+
+    The harness owns an executor and a probe node; both, the node (after its close(), if it
+    has one) and rclpy are torn down whatever happens.
+    """
+    args = ['--ros-args'] + [a for k, v in parameters.items() for a in ('-p', f'{k}:={v}')]
+    rclpy.init(args=args)
+    node = harness = None
+    try:
+        node = node_class()
+        harness = harness_class(node)
+        yield harness
+    finally:
+        if harness is not None:
+            harness.executor.shutdown()
+            harness.probe.destroy_node()
+        if node is not None:
+            getattr(node, 'close', lambda: None)()
+            node.destroy_node()
+        rclpy.shutdown()

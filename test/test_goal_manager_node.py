@@ -18,7 +18,6 @@ The goal_manager node in this process, against fake cube poses and joint states.
 Goals advance on success, drops and lost poses end episodes, and every episode lands on
 /goal/results and in the results file.
 """
-import contextlib
 import json
 import time
 
@@ -37,6 +36,7 @@ import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from ros_harness import in_process
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Int32, String
 from std_srvs.srv import Trigger
@@ -116,23 +116,8 @@ class Harness:
         return {kv.key: kv.value for kv in statuses[-1].values} if statuses else {}
 
 
-@contextlib.contextmanager
 def goal_manager(**parameters):
-    args = ['--ros-args'] + [a for k, v in parameters.items() for a in ('-p', f'{k}:={v}')]
-    rclpy.init(args=args)
-    node = harness = None
-    try:
-        node = GoalManagerNode()
-        harness = Harness(node)
-        yield harness
-    finally:
-        if harness is not None:
-            harness.executor.shutdown()
-            harness.probe.destroy_node()
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.shutdown()
+    return in_process(GoalManagerNode, Harness, parameters)
 
 
 def test_goals_advance_on_success_and_a_drop_ends_the_episode(tmp_path):

@@ -19,7 +19,6 @@ Checks the ROS wiring: modes through the services, commands by name at the spec'
 command (and a reason) when an input goes stale, the home ramp, and exit code 2 with a message
 naming the term for a mismatched policy.
 """
-import contextlib
 import copy
 import time
 
@@ -33,11 +32,11 @@ import numpy as np
 from policy_node.policy_runner_node import PolicyRunnerNode
 from policy_node.spec import load_spec
 import pytest
-import rclpy
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from ros_harness import in_process
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Int32, String
 from std_srvs.srv import Trigger
@@ -123,21 +122,8 @@ class Harness:
         return future.result()
 
 
-@contextlib.contextmanager
 def runner_node(**parameters):
-    args = ['--ros-args'] + [a for k, v in parameters.items() for a in ('-p', f'{k}:={v}')]
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PolicyRunnerNode()
-        harness = Harness(node)
-        yield harness
-    finally:
-        if node is not None:
-            harness.executor.shutdown()
-            harness.probe.destroy_node()
-            node.destroy_node()
-        rclpy.shutdown()
+    return in_process(PolicyRunnerNode, Harness, parameters)
 
 
 def test_runs_the_demo_policy_by_name_at_the_spec_rate():
