@@ -283,11 +283,11 @@ def node_latency(sim, cameras, frames, seed, image_qos='sensor_data', transport=
     transport of the images, which is not the node's doing.
     """
     import io
-    from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
+    from geometry_msgs.msg import PoseWithCovarianceStamped
     from inhand import dds_env
     from inhand.graph import NodeSpec
     from inhand.launcher import Launcher
-    from inhand.messages import image_to_msg, pose_to_msg, sec_to_stamp, stamp_to_sec
+    from inhand.messages import image_to_msg, sec_to_stamp, stamp_to_sec, transform_stamped
     from inhand.qos import LATCHED, SENSOR_PUB, SENSOR_SUB
     import rclpy
     from rclpy.node import Node
@@ -327,12 +327,8 @@ def node_latency(sim, cameras, frames, seed, image_qos='sensor_data', transport=
     node.create_subscription(PoseWithCovarianceStamped, 'cube/pose', lambda m: received.setdefault(
         round(stamp_to_sec(m.header.stamp), 6), time.perf_counter()), SENSOR_SUB)
     node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
-    tf = TFMessage()
-    for camera_spec in specs:
-        transform = TransformStamped(child_frame_id=camera_spec.frame_id)
-        transform.header.frame_id = 'world'
-        pose_to_msg(camera_spec.position, camera_spec.quat_wxyz, transform.transform)
-        tf.transforms.append(transform)
+    tf = TFMessage(transforms=[
+        transform_stamped('world', s.frame_id, s.position, s.quat_wxyz) for s in specs])
     node.create_publisher(TFMessage, '/tf_static', LATCHED).publish(tf)
     publishers = []
     for camera_spec in specs:

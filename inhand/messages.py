@@ -21,7 +21,7 @@ messages are xyzw; the arrays returned here are wxyz (MuJoCo's order) via inhand
 import math
 
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Pose, Transform
+from geometry_msgs.msg import Pose, Transform, TransformStamped
 from inhand.transforms import wxyz_from_xyzw, xyzw_from_wxyz
 import numpy as np
 from sensor_msgs.msg import Image
@@ -76,6 +76,17 @@ def pose_to_msg(position, quat_wxyz, msg=None):
         msg.position.x, msg.position.y, msg.position.z = map(float, position)
         msg.orientation.x, msg.orientation.y = float(x), float(y)
         msg.orientation.z, msg.orientation.w = float(z), float(w)
+    return msg
+
+
+def transform_stamped(parent: str, child: str, position, quat_wxyz,
+                      stamp=None) -> TransformStamped:
+    """Make a TransformStamped parent -> child from a position and a wxyz quaternion."""
+    msg = TransformStamped(child_frame_id=child)
+    msg.header.frame_id = parent
+    if stamp is not None:
+        msg.header.stamp = stamp
+    pose_to_msg(position, quat_wxyz, msg.transform)
     return msg
 
 

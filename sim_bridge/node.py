@@ -29,13 +29,13 @@ import time
 import traceback
 
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
+from geometry_msgs.msg import PoseWithCovarianceStamped
 from hand_control.hand_profile import load_hand_profile
 from inhand import diagnostics, qos
 from inhand.config import ConfigError
 from inhand.cube_markers import load_cube_markers
 from inhand.messages import (image_to_msg, JointCommandError, parse_joint_command, pose_to_msg,
-                             sec_to_stamp)
+                             sec_to_stamp, transform_stamped)
 from inhand.ros_runtime import declare, run_node
 import mujoco
 import numpy as np
@@ -295,29 +295,23 @@ class SimBridgeNode(Node):
         info.p = np.hstack([k, np.zeros((3, 1))]).flatten().tolist()
         return info
 
-    def _transform(self, stamp, parent, child, position, quat_wxyz) -> TransformStamped:
-        t = TransformStamped()
-        t.header.stamp = stamp
-        t.header.frame_id = parent
-        t.child_frame_id = child
-        pose_to_msg(position, quat_wxyz, t.transform)
-        return t
-
     def _publish_tf(self, stamp):
         world = self.profile.world_frame
-        transforms = [self._transform(stamp, world, self.profile.palm_frame,
-                                      *self.sim.palm_pose())]
+        transforms = [transform_stamped(world, self.profile.palm_frame, *self.sim.palm_pose(),
+                                        stamp=stamp)]
         identity = np.array([1.0, 0.0, 0.0, 0.0])
         for tip, position in zip(self.profile.fingertips, self.sim.fingertip_positions()):
-            transforms.append(self._transform(stamp, world, tip.frame, position, identity))
+            transforms.append(transform_stamped(world, tip.frame, position, identity,
+                                                stamp=stamp))
         if self.params['ground_truth']:
-            transforms.append(self._transform(stamp, world, 'cube', *self.sim.cube_pose()))
+            transforms.append(transform_stamped(world, 'cube', *self.sim.cube_pose(),
+                                                stamp=stamp))
         self.tf_pub.publish(TFMessage(transforms=transforms))
 
     def _publish_static_tf(self):
         stamp = sec_to_stamp(self.sim.time)
-        transforms = [self._transform(stamp, self.profile.world_frame, c['spec'].frame_id,
-                                      c['spec'].position, c['spec'].quat_wxyz)
+        transforms = [transform_stamped(self.profile.world_frame, c['spec'].frame_id,
+                                        c['spec'].position, c['spec'].quat_wxyz, stamp=stamp)
                       for c in self.cameras.values()]
         if transforms:
             self.tf_static_pub.publish(TFMessage(transforms=transforms))

@@ -29,7 +29,8 @@ import sys
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
 from inhand import dds_env, graph
-from inhand.messages import image_to_msg, msg_to_pose, pose_to_msg, sec_to_stamp, stamp_to_sec
+from inhand.messages import (image_to_msg, msg_to_pose, sec_to_stamp, stamp_to_sec,
+                             transform_stamped)
 from inhand.qos import LATCHED, SENSOR_PUB
 from inhand.transforms import quat_to_matrix, rotation_between
 import numpy as np
@@ -171,12 +172,8 @@ def test_silent_and_uncalibrated_cameras_degrade_but_never_mislead(isolated_env,
     specs, images, (true_position, true_quat) = rendered
     dds_env.isolate(domain_id=dds_env.pick_domain_id(os.getpid() + 2002))
     with running([CUBE_POSE]) as launcher, Probe() as probe:
-        tf = TFMessage()
-        for spec in specs:
-            transform = TransformStamped(child_frame_id=spec.frame_id)
-            transform.header.frame_id = 'world'
-            pose_to_msg(spec.position, spec.quat_wxyz, transform.transform)
-            tf.transforms.append(transform)
+        tf = TFMessage(transforms=[
+            transform_stamped('world', s.frame_id, s.position, s.quat_wxyz) for s in specs])
         probe.publisher('/tf_static', TFMessage, LATCHED).publish(tf)
         image_pubs = [probe.publisher(f'/cameras/{s.name}/image_raw', Image, SENSOR_PUB)
                       for s in specs]
