@@ -145,19 +145,17 @@ class _Problem:
         self.uv = np.concatenate([s.pixels for s in chosen]).reshape(-1, 2)
         view_of_point = np.repeat([s.view for s in chosen], 4)
         self.view_of_point = view_of_point
-        self.R_cw = np.stack([views[v].R_cw for v in view_of_point])
-        self.t_cw = np.stack([views[v].t_cw for v in view_of_point])
-        K = np.stack([views[v].K for v in view_of_point])
-        self.fx, self.fy, self.skew = K[:, 0, 0], K[:, 1, 1], K[:, 0, 1]
-        self.cx, self.cy = K[:, 0, 2], K[:, 1, 2]
+        # Per point, the world -> pixel map in homogeneous form: pixel ~ P p_world + q, with
+        # P = K R_cw and q = K t_cw (K's last row is 0 0 1, so the third row gives the depth).
+        self.P = np.stack([views[v].K @ views[v].R_cw for v in view_of_point])
+        self.q = np.stack([views[v].K @ views[v].t_cw for v in view_of_point])
 
     def subset(self, positions) -> '_Problem':
         """Return the problem restricted to the sightings at these positions of self.indices."""
         points = (4 * np.asarray(positions, dtype=int)[:, None] + np.arange(4)).ravel()
         sub = object.__new__(_Problem)
         sub.indices = [self.indices[k] for k in positions]
-        for name in ('X', 'uv', 'view_of_point', 'R_cw', 't_cw', 'fx', 'fy', 'skew', 'cx',
-                     'cy'):
+        for name in ('X', 'uv', 'view_of_point', 'P', 'q'):
             setattr(sub, name, getattr(self, name)[points])
         return sub
 
@@ -165,27 +163,21 @@ class _Problem:
         """
         Return (residuals (N, 2) px, depths (N,), Jacobian (2N, 6) or None).
 
-        The Jacobian is d residual / d (dt, w) for p_cam = R_cw (exp([w]x) R X + t + dt) + t_cw:
-        d p_cam / d dt = R_cw and d p_cam / d w = -R_cw [R X]x, so each row a of the
-        position block gives the rotation row (R X) x a.
+        The Jacobian is d residual / d (dt, w) for p_world = exp([w]x) R X + t + dt. With
+        h = P p_world + q and pixel = h[:2] / h[2]: d pixel / d p_world = (P[:2] - pixel P[2])
+        / h[2], and d p_world / d w = -[R X]x, so each row a of the position block gives the
+        rotation row (R X) x a.
         """
         rotated = self.X @ R.T
-        cam = np.matmul(self.R_cw, (rotated + t)[:, :, None])[:, :, 0] + self.t_cw
-        z = cam[:, 2]
+        h = np.matmul(self.P, (rotated + t)[:, :, None])[:, :, 0] + self.q
+        z = h[:, 2]
         inv_z = 1.0 / np.maximum(z, 1e-6)
-        x, y = cam[:, 0] * inv_z, cam[:, 1] * inv_z
-        res = np.empty((len(z), 2))
-        res[:, 0] = self.fx * x + self.skew * y + self.cx - self.uv[:, 0]
-        res[:, 1] = self.fy * y + self.cy - self.uv[:, 1]
+        pixels = h[:, :2] * inv_z[:, None]
+        res = pixels - self.uv
         if not jacobian:
             return res, z, None
-        d_proj = np.zeros((len(z), 2, 3))
-        d_proj[:, 0, 0] = self.fx * inv_z
-        d_proj[:, 0, 1] = self.skew * inv_z
-        d_proj[:, 0, 2] = -(self.fx * x + self.skew * y) * inv_z
-        d_proj[:, 1, 1] = self.fy * inv_z
-        d_proj[:, 1, 2] = -self.fy * y * inv_z
-        j_t = d_proj @ self.R_cw
+        j_t = self.P[:, :2, :] - pixels[:, :, None] * self.P[:, None, 2, :]
+        j_t *= inv_z[:, None, None]
         v = rotated[:, None, :]
         j_w = np.empty_like(j_t)
         j_w[..., 0] = v[..., 1] * j_t[..., 2] - v[..., 2] * j_t[..., 1]
@@ -337,8 +329,15 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
     everything = problem
     usable_problem = everything.subset(usable)
 
+    ended = []      # (R, t, active) where earlier fits came to rest
+
     def fit(R, t, active):
-        """Refine on active, re-gate every usable sighting, repeat until stable."""
+        """
+        Refine on active, re-gate every usable sighting, repeat until stable.
+
+        Returns None as soon as the fit reaches the pose and sightings where an earlier fit
+        ended: from there it can only end the same way.
+        """
         for _ in range(4):
             problem = everything.subset(active)
             R, t, res, weights = refine(problem, R, t, config)
@@ -350,12 +349,15 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
                                  config.marker_gate_px, 2.0 * config.marker_gate_px))
             per_marker = _per_marker_rms(usable_problem, R, t)
             admitted = [i for i, rms in zip(usable, per_marker) if rms <= gate]
+            if any(admitted == a and _near(R, t, R_end, t_end) for R_end, t_end, a in ended):
+                return None
             if admitted == active or not admitted:
                 break
             active = admitted
         else:
             problem = everything.subset(active)
             R, t, res, weights = refine(problem, R, t, config)
+        ended.append((R, t, active))
         mse = float(np.mean(np.sum(res ** 2, axis=1)))
         return (mse <= config.max_rms_px ** 2, len(active), -mse), \
             (R, t, res, weights, active, problem)
@@ -367,12 +369,15 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
     starts = [(best, [i for i in usable if best_inliers[i]] or usable[:1]), (best, usable)]
     starts += [(hypotheses[k], [i for i in usable if inlier_masks[k][i]] or usable[:1])
                for k in order[1:4]]
-    outcome = None
+    outcome, tried = None, []
     for hyp, active in starts:
+        if any(active == a and _near(hyp.R, hyp.t, R, t) for R, t, a in tried):
+            continue        # the same start again
+        tried.append((hyp.R, hyp.t, active))
         attempt = fit(hyp.R, hyp.t, active)
-        if outcome is None or attempt[0] > outcome[0]:
+        if attempt is not None and (outcome is None or attempt[0] > outcome[0]):
             outcome = attempt
-        if outcome[0][:2] == (True, len(usable)):
+        if outcome is not None and outcome[0][:2] == (True, len(usable)):
             break
     R, t, res, weights, active, problem = outcome[1]
     rejected = [i for i in usable if i not in active]
@@ -415,6 +420,12 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
     return FusionResult(R=R, t=t, covariance=covariance, rms_px=rms, sigma_px=sigma,
                         used=active, rejected=rejected, ignored=ignored, views_used=views_used,
                         ambiguous=ambiguous, notes=notes), None
+
+
+def _near(R_a, t_a, R_b, t_b, degrees=1.0, metres=0.002) -> bool:
+    """Return whether two poses are the same for the purpose of starting a fit."""
+    return bool(np.linalg.norm(t_a - t_b) < metres
+                and np.linalg.norm(rotation_log(R_a @ R_b.T)) < np.radians(degrees))
 
 
 def _planar_runner_up(problem, view: View, object_points, R, t, res, sigma_px, hypotheses,
