@@ -279,6 +279,49 @@ def test_sync_leaves_out_a_camera_whose_clock_is_offset_and_reports_the_offset()
         assert 'c' in sync.out_of_sync() and sets[-1].missing == ('c',)
 
 
+def test_sync_leaves_out_a_camera_whose_clock_is_off_by_a_whole_frame_period():
+    # c's stamps lag exactly one frame period: each of its frames matches a set, but it is an
+    # image of the next instant. Its delay (arrival - stamp) gives it away against the other
+    # two: it is left out as misstamped, with its offset, and taken back once its clock is right.
+    period = 1 / 15.0
+    sync = FrameSync(['a', 'b', 'c'], slop=0.004, silence_timeout=0.5)
+    sets = _run_rig(sync, 30, 1.0, period)
+    assert sync.misstamped()['c'] == pytest.approx(-period, abs=1e-6)
+    assert sync.out_of_sync() == {} and sync.silent() == []
+    late = sets[-15:]
+    assert len(late) == 15 and all(s.missing == ('c',) and set(s.frames) == {'a', 'b'}
+                                   for s in late)
+    assert sync.clock_offsets()['a'] == pytest.approx(0.0, abs=1e-6)
+    # Two periods behind: the same.
+    sets = _run_rig(sync, 20, 3.0, 2 * period)
+    assert sync.misstamped()['c'] == pytest.approx(-2 * period, abs=1e-6)
+    assert sets[-1].missing == ('c',)
+    sets = _run_rig(sync, 20, 5.0, 0.0)
+    assert sync.misstamped() == {} and sets[-1].missing == ()
+
+
+def test_sync_judges_misstamped_cameras_only_with_a_majority():
+    # Two cameras one period apart: either could be wrong, so neither is left out.
+    sync = FrameSync(['a', 'c'], slop=0.004, silence_timeout=0.5)
+    sets = _run_rig_pair(sync, 30, 1.0, 1 / 15.0)
+    assert sync.misstamped() == {} and sets[-1].missing == ()
+    # And it can be switched off.
+    sync = FrameSync(['a', 'b', 'c'], slop=0.004, silence_timeout=0.5, check_misstamped=False)
+    sets = _run_rig(sync, 30, 1.0, 1 / 15.0)
+    assert sync.misstamped() == {} and sets[-1].missing == ()
+
+
+def _run_rig_pair(sync, rounds, start, lag_c):
+    sets = []
+    for k in range(rounds):
+        t = start + k / 15.0
+        for name, stamp in (('a', t), ('c', t - lag_c)):
+            synced = sync.add(name, stamp, name)
+            if synced is not None:
+                sets.append(synced)
+    return sets
+
+
 def test_sync_keeps_waiting_for_a_camera_that_is_only_a_few_ms_late():
     # Stamps within the slop, frames arriving last or first: never left out, whatever the
     # duration; sets are all complete.

@@ -26,7 +26,8 @@ Publishes:
   <camera_namespace>/<name>/debug_image   markers and projected cube axes (publish_debug_images)
   /diagnostics                            estimator state (ok / degraded / lost and why), and
                                           per camera: calibration errors, silence, rejections,
-                                          clock offset (left out of the sets when beyond slop)
+                                          clock offset (left out of the sets when beyond slop,
+                                          or when about a whole number of frame periods)
 
 Frames are grouped by stamp (vision_pose.sync); the image callback that completes a set runs the
 estimator and publishes at once. The estimator is chosen by name (`estimator`, registry in
@@ -147,6 +148,11 @@ class CubePoseNode(Node):
                             'QoS of the image subscriptions: "sensor_data" (best effort, the ROS '
                             'convention) or "reliable" (large images over UDP: best effort '
                             'loses most 640x480 frames when a socket buffer overflows).')
+        check_misstamped = declare(
+            self, 'leave_out_misstamped', True,
+            'With 3 or more cameras, leave out a camera whose clock is off by about a whole '
+            'number of frame periods (its frames match the sets but show other instants; '
+            "measured from the stamps' delay against the other cameras'). WARN either way.")
         threads = declare(self, 'opencv_threads', 1,
                           'Threads OpenCV may use (0: its default, one per core). One keeps '
                           'the latency steady when the cores are shared with the simulator.')
@@ -166,7 +172,8 @@ class CubePoseNode(Node):
         except (ValueError, KeyError) as exc:
             raise ConfigError(f'{path}: {exc}') from exc
         try:
-            self.sync = FrameSync(names, slop=slop, silence_timeout=silence)
+            self.sync = FrameSync(names, slop=slop, silence_timeout=silence,
+                                  check_misstamped=check_misstamped)
         except ValueError as exc:
             raise ConfigError(f'sync_slop / silence_timeout: {exc}') from exc
 
@@ -281,9 +288,11 @@ class CubePoseNode(Node):
             frame = self.estimator.preprocess(frame)
         except Exception as exc:  # noqa: B902 - estimate() gets the raw frame and retries
             self.get_logger().error(f'preprocess failed: {exc!r}', throttle_duration_sec=5.0)
-        # Arrival on the wall clock: the sync measures each camera's clock offset from it.
-        synced = self.sync.add(name, stamp, (frame, msg.header.stamp),
-                               arrival=camera.last_accepted)
+        # Arrival on the node's clock (sim time under /clock, like the stamps): the sync
+        # measures each camera's clock offset from it; wall time would stretch the simulator's
+        # render delays by 1 / real-time factor.
+        arrival = self.get_clock().now().nanoseconds * 1e-9
+        synced = self.sync.add(name, stamp, (frame, msg.header.stamp), arrival=arrival)
         if synced is not None:
             self._estimate(synced, arrived)
 
@@ -337,10 +346,11 @@ class CubePoseNode(Node):
             c.name for c in self.cameras.values()
             if c.last_accepted is None or now - c.last_accepted > stale_after}
         out_of_sync = self.sync.out_of_sync()
+        misstamped = self.sync.misstamped()
         offsets = self.sync.clock_offsets()
         usable = [c for c in self.cameras.values()
                   if c.model() is not None and c.name not in silent
-                  and c.name not in out_of_sync]
+                  and c.name not in out_of_sync and c.name not in misstamped]
         latencies = np.array(self.latencies[-200:]) * 1e3
         self.latencies = self.latencies[-200:]
         values = {
@@ -382,6 +392,8 @@ class CubePoseNode(Node):
             elif name in out_of_sync:
                 level, message = diagnostics.WARN, _offset_message(
                     out_of_sync[name], self.sync.slop)
+            elif name in misstamped:
+                level, message = diagnostics.WARN, _misstamped_message(misstamped[name])
             elif unknown:
                 level, message = diagnostics.WARN, f'markers not on the cube: {unknown}'
             else:
@@ -400,6 +412,13 @@ def _offset_message(offset, slop):
     side = 'behind' if offset < 0 else 'ahead of'
     return (f'clock offset: stamps {abs(offset):.3f} s {side} the other cameras (more than '
             f'sync_slop {slop:g} s); left out of the frame sets')
+
+
+def _misstamped_message(offset):
+    side = 'behind' if offset < 0 else 'ahead of'
+    return (f'clock offset: stamps {abs(offset):.3f} s {side} the other cameras, about a whole '
+            'number of frame periods: its frames match the sets but show other instants; '
+            "left out of the frame sets (check the driver's stamps)")
 
 
 def main(args=None):

@@ -35,6 +35,16 @@ again. A camera only a few ms late is unaffected: its frame completes the set wh
 Each camera's clock offset is measured from the delay between its stamps and the frames'
 arrival, compared with the other cameras' (arrival is the caller's clock, e.g. time.monotonic();
 without one, the newest stamp seen so far stands in for it).
+
+An offset of about a whole number of frame periods is the one the stamps cannot show: the
+camera's frames match sets, but each is an image of another instant (a driver that stamps on
+receipt of the previous frame, say). So with three or more cameras in sync, a camera whose
+delay differs from the rig's median delay by about a whole number of its frame periods (to
+within a quarter period, or the slop if larger) is declared
+*misstamped*: left out of the sets like an out-of-sync camera (the sets do not wait for it, it
+is in `missing`), until its delay agrees with the others' again over the recent frames. A
+camera whose driver is that much slower than the others' is reported the same way: the node's
+diagnostics name the offset, so the stamps can be checked.
 """
 from collections import deque
 from dataclasses import dataclass
@@ -55,7 +65,8 @@ class FrameSync:
     """Group frames of several named streams by stamp."""
 
     def __init__(self, names, slop: float, silence_timeout: float, queue_size: int = 4,
-                 restart_jump: float = 1.0, offset_window: int = 15):
+                 restart_jump: float = 1.0, offset_window: int = 15,
+                 check_misstamped: bool = True):
         names = list(names)
         if not names or len(set(names)) != len(names):
             raise ValueError(f'need distinct stream names, got {names}')
@@ -67,6 +78,7 @@ class FrameSync:
         self.queue_size = int(queue_size)
         self.restart_jump = float(restart_jump)
         self.offset_window = int(offset_window)
+        self.check_misstamped = bool(check_misstamped)
         self.dropped_late = 0
         self.restarts = 0
         self.reset()
@@ -81,8 +93,11 @@ class FrameSync:
         self._delays = {n: deque(maxlen=self.offset_window) for n in self.names}
         # ... the anchor stamp since which the majority's sets found no frame of it ...
         self._unmatched_since = dict.fromkeys(self.names)
-        # ... and the cameras the sets no longer wait for.
+        # ... the cameras the sets no longer wait for ...
         self._out_of_sync = set()
+        # ... and those whose frames match but whose clock is off by whole frame periods.
+        self._stamps = {n: deque(maxlen=self.offset_window) for n in self.names}
+        self._misstamped = {}
 
     @property
     def now(self) -> float | None:
@@ -116,9 +131,10 @@ class FrameSync:
         """
         medians = {n: statistics.median(d) if d else None for n, d in self._delays.items()}
         offsets = {}
+        excluded = self._out_of_sync | set(self._misstamped)
         for name in self.names:
             others = [n for n in self.names if n != name and medians[n] is not None]
-            reference = [n for n in others if n not in self._out_of_sync] or others
+            reference = [n for n in others if n not in excluded] or others
             if medians[name] is None or not reference:
                 offsets[name] = None
             else:
@@ -131,6 +147,34 @@ class FrameSync:
         live = set(self.live())
         offsets = self.clock_offsets()
         return {n: offsets[n] for n in self.names if n in self._out_of_sync and n in live}
+
+    def misstamped(self) -> dict:
+        """Return {name: clock offset} of the cameras left out for whole-period offsets."""
+        live = set(self.live())
+        return {n: offset for n, offset in self._misstamped.items() if n in live}
+
+    def _update_misstamped(self):
+        """Re-judge each camera's delay against the rig's median delay (needs >= 3 cameras)."""
+        enough = max(3, self.offset_window // 2)
+        judged = [n for n in self.names
+                  if n not in self._out_of_sync and len(self._delays[n]) >= enough
+                  and len(self._stamps[n]) >= 3]
+        if not self.check_misstamped or len(judged) < 3:
+            self._misstamped = {}
+            return
+        medians = {n: statistics.median(self._delays[n]) for n in judged}
+        # The median over the cameras: a majority with the same delay sets the reference.
+        reference = statistics.median(medians.values())
+        misstamped = {}
+        for name in judged:
+            stamps = list(self._stamps[name])
+            period = statistics.median(b - a for a, b in zip(stamps, stamps[1:]))
+            offset = reference - medians[name]
+            # Near a whole number of periods, or its frames would not match (out of sync).
+            whole = round(offset / period) * period if period > 0 else 0.0
+            if whole != 0.0 and abs(offset - whole) <= max(self.slop, 0.25 * period):
+                misstamped[name] = offset
+        self._misstamped = misstamped
 
     def add(self, name: str, stamp: float, payload, arrival: float | None = None
             ) -> SyncedSet | None:
@@ -147,6 +191,9 @@ class FrameSync:
             now = self.now
             arrival = stamp if now is None else max(now, stamp)
         self._delays[name].append(arrival - stamp)
+        if not self._stamps[name] or stamp > self._stamps[name][-1]:
+            self._stamps[name].append(stamp)
+        self._update_misstamped()
         if self._first_stamp is None:
             self._first_stamp = stamp
         # Even a frame too old to use keeps its camera live: an out-of-sync camera is not silent.
@@ -173,7 +220,7 @@ class FrameSync:
         return best
 
     def _try_emit(self, anchor_name, anchor_stamp):
-        live = self.live()
+        live = [n for n in self.live() if n not in self._misstamped]
         if anchor_name not in live or anchor_name in self._out_of_sync:
             return None
         frames, stamps, lacking = {}, {}, []
