@@ -46,6 +46,7 @@ def cmd_launch(options) -> int:
         if not env.get('ROS_DOMAIN_ID'):
             env['ROS_DOMAIN_ID'] = str(dds_env.pick_domain_id())
     # On the real hand the drivers live elsewhere: the user's DDS settings stay as they are.
+    env.update(graph.node_environment(graph.parse_cli_arguments(options.arguments), env))
     return launcher.run(specs, duration=options.duration, env=env, isolate=False)
 
 

@@ -73,6 +73,10 @@ ARGUMENTS = (
              'Rig description: the hand mount in world (sim and kinematics) and the cube.'),
     Argument('results_file', '~/.ros/inhand/episodes.jsonl',
              'Episode results are appended here (JSON lines); empty: not written.'),
+    Argument('dds_profile', 'dds/fastdds_large_images.xml',
+             'Fast DDS XML profile for the nodes (config/dds/*.xml or a path): the default '
+             'fits 640x480 images in shared memory. Empty, another middleware, or a profile '
+             'already named in the environment: left as it is.'),
 )
 
 
@@ -113,6 +117,16 @@ def resolve_arguments(overrides: dict) -> dict:
         raise GraphError('use_sim_time:=false with sim:=true: every node would judge the '
                          "simulator's sim-time stamps as stale; leave use_sim_time empty")
     return args
+
+
+def node_environment(args: dict, environ) -> dict:
+    """Return the environment variables both launchers add for the graph's nodes."""
+    from inhand import dds_env
+    args = resolve_arguments(args)
+    try:
+        return dds_env.transport_profile(args['dds_profile'], environ)
+    except FileNotFoundError as exc:
+        raise GraphError(f'dds_profile:={args["dds_profile"]!r}: {exc}') from None
 
 
 def _flag(value: str) -> bool:

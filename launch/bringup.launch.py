@@ -34,6 +34,7 @@ def _nodes(context):
         {a.name: LaunchConfiguration(a.name).perform(context) for a in graph.ARGUMENTS})
     share = get_package_share_directory('inhand')
     config_dir = os.path.join(share, 'config')
+    environment = graph.node_environment(values, os.environ)
     actions = []
     if values['rviz'] == 'true':
         actions.append(Node(
@@ -46,6 +47,7 @@ def _nodes(context):
             parameters=[os.path.join(config_dir, f) for f in spec.param_files]
             + [spec.parameters],
             remappings=list(spec.remappings),
+            additional_env=environment,
             on_exit=EmitEvent(event=Shutdown(reason=f'{spec.name} exited'))
             if spec.required else None))
     return actions

@@ -23,7 +23,7 @@ import sys
 import time
 import types
 
-from inhand import graph
+from inhand import dds_env, graph
 from inhand.launcher import Launcher, node_command
 import pytest
 
@@ -118,6 +118,27 @@ def test_node_command_carries_parameters_and_remappings(tmp_path):
     assert 'seed: 4' in pathlib.Path(files[1]).read_text()
 
 
+def test_the_fast_dds_profile_is_given_only_where_it_applies(tmp_path):
+    profile = str(ROOT / 'config' / 'dds' / 'fastdds_large_images.xml')
+    assert graph.node_environment({}, {}) == {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
+    # Jazzy's Fast DDS 2 reads the older name (Kilted's warns about it).
+    assert graph.node_environment({}, {'ROS_DISTRO': 'jazzy'}) == {
+        'FASTRTPS_DEFAULT_PROFILES_FILE': profile}
+    assert graph.node_environment({}, {'RMW_IMPLEMENTATION': 'rmw_fastrtps_dynamic_cpp'})
+    # The user's own profile, another middleware, or an empty argument: nothing changes.
+    assert graph.node_environment({}, {'FASTRTPS_DEFAULT_PROFILES_FILE': '/x.xml'}) == {}
+    assert graph.node_environment({}, {'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}) == {}
+    assert graph.node_environment({'dds_profile': ''}, {}) == {}
+    own = tmp_path / 'mine.xml'
+    own.write_text('<dds/>')
+    assert graph.node_environment({'dds_profile': str(own)}, {})[
+        'FASTDDS_DEFAULT_PROFILES_FILE'] == str(own)
+    with pytest.raises(graph.GraphError, match='dds_profile.*missing.xml'):
+        graph.node_environment({'dds_profile': 'dds/missing.xml'}, {})
+    # Every run of ours (tests, benchmarks, demo) gets it through isolate().
+    assert dds_env.isolate({})['FASTDDS_DEFAULT_PROFILES_FILE'] == profile
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(graph.GraphError, match='unknown launch argument'):
         graph.bringup({'simm': 'true'})
@@ -166,6 +187,10 @@ def test_launch_file_builds_the_same_nodes_as_the_pip_launcher(monkeypatch, valu
     # and compare the Node actions it creates with inhand.graph.bringup.
     for name, stub in _stub_launch_modules(str(ROOT)).items():
         monkeypatch.setitem(sys.modules, name, stub)
+    for name in dds_env.PROFILE_VARIABLES:       # as on a lab robot: no profile named yet
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv('RMW_IMPLEMENTATION', raising=False)
+    monkeypatch.delenv('ROS_DISTRO', raising=False)
     spec = importlib.util.spec_from_file_location('bringup_launch',
                                                   ROOT / 'launch' / 'bringup.launch.py')
     launch_file = importlib.util.module_from_spec(spec)
@@ -190,6 +215,8 @@ def test_launch_file_builds_the_same_nodes_as_the_pip_launcher(monkeypatch, valu
         assert all(pathlib.Path(f).is_file() for f in files)
         assert overrides == spec_.parameters
         assert node.kwargs['remappings'] == list(spec_.remappings)
+        profile = str(ROOT / 'config' / 'dds' / 'fastdds_large_images.xml')
+        assert node.kwargs['additional_env'] == {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
         assert (node.kwargs['on_exit'] is not None) == spec_.required
     # Every executable the graph names is a console script of setup.py.
     setup_py = (ROOT / 'setup.py').read_text()

@@ -356,6 +356,7 @@ class CubePoseNode(Node):
         values = {
             'published': self.published, 'lost': self.lost,
             'latency_ms_median': float(np.median(latencies)) if latencies.size else -1.0,
+            'latency_ms_p90': float(np.percentile(latencies, 90)) if latencies.size else -1.0,
             'latency_ms_max': float(latencies.max()) if latencies.size else -1.0,
             'sync_restarts': self.sync.restarts, 'sync_dropped_late': self.sync.dropped_late}
         if not usable:
