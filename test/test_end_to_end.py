@@ -52,9 +52,9 @@ def isolated():
     os.environ.update(saved)
 
 
-def rate_in_sim_time(messages):
-    stamps = sorted(stamp(m) for m in messages)
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+def median_interval(messages):
+    """Return the median time between consecutive stamps (s)."""
+    return float(np.median(np.diff(sorted(stamp(m) for m in messages))))
 
 
 def test_ground_truth_loop(isolated, tmp_path):
@@ -71,8 +71,10 @@ def test_ground_truth_loop(isolated, tmp_path):
         goals = probe.subscribe('/goal/pose', PoseStamped, qos=LATCHED)
         probe.wait_until(lambda: len(raw) > 40 and len(safe) > 40, timeout=90,
                          what='commands through policy_runner and safety_limiter')
-        # The spec's rate (inhand_demo: 20 Hz), measured in sim time from the stamps.
-        assert rate_in_sim_time(raw[-30:]) == pytest.approx(20.0, rel=0.15)
+        # The spec's rate (inhand_demo: 20 Hz), measured in sim time from the stamps: the
+        # median interval, since a process starved of CPU for a moment (the graph starting up
+        # on 2 cores) sees /clock jump and its sim-time timer skips a tick, as rcl's do.
+        assert median_interval(raw[-30:]) == pytest.approx(1 / 20.0, rel=0.15)
         profile_names = set(safe[-1].name)
         assert len(profile_names) == 20 and 'rh_FFJ1' not in profile_names
         assert all(np.all(np.isfinite(m.position)) for m in safe)
