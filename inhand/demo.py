@@ -30,6 +30,7 @@ import time
 
 from inhand import dds_env, graph
 from inhand.launcher import Launcher
+import numpy as np
 
 # (topic, type path, expected when) — types are imported lazily after DDS isolation.
 WATCHED = (
@@ -66,11 +67,17 @@ class Monitor:
         self.first_clock = self.last_clock = None
         self.first_wall = self.last_wall = None
         self.diagnostics = {}
+        self.estimator_values = {}     # the cube_pose estimator's last diagnostics values
+        self.truth = collections.OrderedDict()    # stamp -> (position, quat) of /cube/pose_gt
+        self.estimates = collections.deque(maxlen=5000)   # (stamp, position, quat)
         self.lock = threading.Lock()
         for topic, type_path, _ in WATCHED:
             qos = LATCHED if topic == '/goal/pose' else SENSOR_SUB
+            # Images are only counted: raw (serialized) messages spare this process the
+            # conversion to Python, which would take CPU from the graph it watches.
             self.node.create_subscription(_import(type_path), topic,
-                                          lambda m, t=topic: self._count(t, m), qos)
+                                          lambda m, t=topic: self._count(t, m), qos,
+                                          raw=type_path.endswith(':Image'))
         self.node.create_subscription(_import('diagnostic_msgs.msg:DiagnosticArray'),
                                       '/diagnostics', self._on_diagnostics, 50)
         self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
@@ -86,6 +93,8 @@ class Monitor:
     def _count(self, topic, msg):
         with self.lock:
             self.counts[topic] += 1
+            if topic in ('/cube/pose_gt', '/cube/pose'):
+                self._record_pose(topic, msg)
             if topic == '/clock':
                 now = msg.clock.sec + msg.clock.nanosec * 1e-9
                 wall = time.monotonic()
@@ -93,9 +102,43 @@ class Monitor:
                     self.first_clock, self.first_wall = now, wall
                 self.last_clock, self.last_wall = now, wall
 
+    def _record_pose(self, topic, msg):
+        from inhand.messages import msg_to_pose, stamp_to_sec
+        stamp = stamp_to_sec(msg.header.stamp)
+        pose = msg_to_pose(msg.pose.pose)
+        if topic == '/cube/pose':
+            self.estimates.append((stamp, *pose))
+            return
+        self.truth[stamp] = pose
+        while len(self.truth) > 20000:
+            self.truth.popitem(last=False)
+
+    def vision_errors(self, max_gap=0.005):
+        """Return (position errors m, rotation errors rad) of /cube/pose vs /cube/pose_gt."""
+        from inhand.transforms import rotation_between
+        stamps = np.array(list(self.truth))
+        if not len(stamps):
+            return np.zeros(0), np.zeros(0)
+        order = np.argsort(stamps)
+        stamps = stamps[order]
+        truths = [self.truth[s] for s in stamps]
+        position_errors, rotation_errors = [], []
+        for stamp, position, quat in self.estimates:
+            after = int(np.searchsorted(stamps, stamp))
+            k = min((i for i in (after - 1, after) if 0 <= i < len(stamps)),
+                    key=lambda i: abs(stamps[i] - stamp))
+            if abs(stamps[k] - stamp) > max_gap:
+                continue
+            true_position, true_quat = truths[k]
+            position_errors.append(np.linalg.norm(position - true_position))
+            rotation_errors.append(rotation_between(quat, true_quat))
+        return np.array(position_errors), np.array(rotation_errors)
+
     def _on_diagnostics(self, msg):
         with self.lock:
             for status in msg.status:
+                if status.name == 'cube_pose: estimator':
+                    self.estimator_values = {kv.key: kv.value for kv in status.values}
                 level = status.level[0] if isinstance(status.level, bytes) else status.level
                 worst = self.diagnostics.get(status.name, (-1, ''))
                 if level >= worst[0]:
@@ -143,6 +186,8 @@ def summarize(launcher, monitor, seconds, args) -> list:
             factor = (monitor.last_clock - monitor.first_clock) / (
                 monitor.last_wall - monitor.first_wall)
             print(f'sim time: {monitor.last_clock:.1f} s, real-time factor {factor:.2f}')
+        if 'vision' in active:
+            _summarize_vision(monitor)
         bad = {k: v for k, v in monitor.diagnostics.items() if v[0] >= 1}
         print('diagnostics: ' + ('all OK' if not bad else ''))
         for name, (level, message) in sorted(bad.items()):
@@ -152,6 +197,25 @@ def summarize(launcher, monitor, seconds, args) -> list:
                 problems.append(f'{name}: {message}')
     print('result: ' + ('OK' if not problems else 'PROBLEMS: ' + '; '.join(problems)))
     return problems
+
+
+def _summarize_vision(monitor):
+    """Print how /cube/pose compared with /cube/pose_gt, and the node's own latency."""
+    position, rotation = monitor.vision_errors()
+    if len(position):
+        print(f'vision vs ground truth ({len(position)} of {len(monitor.estimates)} poses matched '
+              f'to a /cube/pose_gt within 5 ms): position {np.median(position) * 1e3:.2f} mm '
+              f'median, {position.max() * 1e3:.2f} mm max; rotation '
+              f'{np.degrees(np.median(rotation)):.2f} deg median, '
+              f'{np.degrees(rotation.max()):.2f} deg max')
+    values = monitor.estimator_values
+    if values:
+        print(f'cube_pose: {values.get("published", "?")} poses published, '
+              f'{values.get("lost", "?")} sets without a pose; last image received -> pose out '
+              f'(last 200 sets): {values.get("latency_ms_median", "?")} ms median, '
+              f'{values.get("latency_ms_p90", "?")} ms p90, {values.get("latency_ms_max", "?")} '
+              f'ms max, of which CPU in its callback {values.get("callback_cpu_ms_median", "?")} '
+              'ms median')
 
 
 def main(argv=None) -> int:

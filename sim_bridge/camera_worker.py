@@ -22,6 +22,7 @@ image). MuJoCo releases the GIL while stepping and rasterising, so physics and r
 overlap on two cores. The queue holds one frame set: when the worker is still busy, the older
 pending set is dropped (counted), so images are never late by more than one set.
 """
+import os
 import threading
 import time
 
@@ -32,8 +33,11 @@ import numpy as np
 class CameraWorker:
     """A thread that renders the newest requested frame set and publishes it."""
 
-    def __init__(self, model, camera_ids: dict, sizes: dict, publish, vis_option=None):
+    def __init__(self, model, camera_ids: dict, sizes: dict, publish, vis_option=None,
+                 niceness: int = 0):
         self.model = model
+        self.niceness = int(niceness)
+        self.native_id = None                  # the rendering thread's OS id, once running
         self.camera_ids = camera_ids           # name -> MuJoCo camera id
         self.sizes = sizes                     # name -> (height, width)
         self.publish = publish                 # callable(stamp, name, image)
@@ -47,6 +51,25 @@ class CameraWorker:
         self._thread = threading.Thread(target=self._run, name='cameras', daemon=True)
         self._thread.start()
 
+    def _lower_priority(self):
+        """
+        Make this thread (and the renderer threads it starts) yield to latency-bound work.
+
+        Rendering is throughput work: on a machine with few cores it competes with the nodes
+        that must answer within milliseconds (the cube_pose fit of the frame just published,
+        the limiter, the policy). Linux gives each thread its own nice value, inherited by
+        the threads it creates (the GL renderer's), so only the rendering yields; physics and
+        /clock keep their priority. Raising one's niceness needs no privilege.
+        """
+        thread_id = self.native_id = threading.get_native_id()
+        if self.niceness <= 0 or not hasattr(os, 'setpriority'):
+            return
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, thread_id)
+            os.setpriority(os.PRIO_PROCESS, thread_id, min(19, current + self.niceness))
+        except OSError:
+            pass        # not permitted here: render at the process's priority
+
     def submit(self, stamp, data: mujoco.MjData, names):
         """Queue a frame set of `names` rendered from a copy of data's configuration."""
         snapshot = (stamp, data.qpos.copy(), data.mocap_pos.copy(), data.mocap_quat.copy(),
@@ -58,6 +81,7 @@ class CameraWorker:
             self._cv.notify()
 
     def _run(self):
+        self._lower_priority()
         data = mujoco.MjData(self.model)
         renderers = {}
         try:

@@ -79,6 +79,10 @@ class SimBridgeNode(Node):
             'randomize': declare(self, 'randomize_on_reset', False,
                                  'Apply domain randomization at every reset.'),
             'seed': declare(self, 'seed', 0, 'Seed of resets and randomization.'),
+            'render_niceness': declare(self, 'render_niceness', 10,
+                                       'Nice increment of the camera rendering thread (0-19): '
+                                       'rendering yields the CPU to latency-bound nodes '
+                                       '(cube_pose, limiter, policy) on small machines.'),
         }
         if p['rtf'] < 0 or p['clock_rate'] <= 0:
             raise ConfigError('real_time_factor must be >= 0 and clock_rate > 0')
@@ -123,7 +127,7 @@ class SimBridgeNode(Node):
             model, {n: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, n)
                     for n in self.cameras},
             {n: (c['spec'].height, c['spec'].width) for n, c in self.cameras.items()},
-            self._publish_camera)
+            self._publish_camera, niceness=p['render_niceness'])
         self.create_subscription(JointState, 'hand/command', self._on_command, qos.COMMAND)
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.create_service(Trigger, '~/reset_random', self._on_reset_random)

@@ -194,8 +194,9 @@ class CubePoseNode(Node):
         self.diag_pub = self.create_publisher(diagnostics.DiagnosticArray, '/diagnostics', 10)
         for name, camera in self.cameras.items():
             base = f'{self.namespace}/{name}'
+            # With the message info: its reception time starts the latency clock.
             self.create_subscription(Image, f'{base}/image_raw',
-                                     lambda msg, n=name: self._on_image(n, msg),
+                                     lambda msg, info, n=name: self._on_image(n, msg, info),
                                      IMAGE_QOS[image_qos])
             self.create_subscription(CameraInfo, f'{base}/camera_info',
                                      lambda msg, n=name: self._on_info(n, msg), SENSOR_SUB)
@@ -204,7 +205,7 @@ class CubePoseNode(Node):
                                                          SENSOR_PUB)
         self.published = 0
         self.lost = 0
-        self.latencies = []
+        self.latencies = []         # (s from the last image's reception, callback CPU s)
         self.last_report = None
         self.create_timer(period, self._publish_diagnostics)
         self.get_logger().info(
@@ -254,8 +255,12 @@ class CubePoseNode(Node):
         camera.frame_id = msg.header.frame_id
         self._update_extrinsics(camera)
 
-    def _on_image(self, name: str, msg: Image):
-        arrived = time.perf_counter()
+    def _on_image(self, name: str, msg: Image, info=None):
+        # The latency runs from the image's reception by DDS (system clock, as time.time_ns),
+        # so time spent queued behind other callbacks counts; the CPU time tells how much of
+        # it was this node's own work rather than waiting for a core.
+        received = (info or {}).get('received_timestamp') or time.time_ns()
+        arrived = (received, time.thread_time())
         camera = self.cameras[name]
         camera.images += 1
         camera.last_received = time.monotonic()
@@ -319,7 +324,8 @@ class CubePoseNode(Node):
             self.published += 1
         else:
             self.lost += 1
-        self.latencies.append(time.perf_counter() - arrived)
+        received, cpu = arrived
+        self.latencies.append(((time.time_ns() - received) * 1e-9, time.thread_time() - cpu))
         if self.debug_images:
             self._publish_debug(synced, estimate)
 
@@ -351,13 +357,15 @@ class CubePoseNode(Node):
         usable = [c for c in self.cameras.values()
                   if c.model() is not None and c.name not in silent
                   and c.name not in out_of_sync and c.name not in misstamped]
-        latencies = np.array(self.latencies[-200:]) * 1e3
         self.latencies = self.latencies[-200:]
+        latencies, cpu = np.array(self.latencies).reshape(-1, 2).T * 1e3
         values = {
             'published': self.published, 'lost': self.lost,
             'latency_ms_median': float(np.median(latencies)) if latencies.size else -1.0,
             'latency_ms_p90': float(np.percentile(latencies, 90)) if latencies.size else -1.0,
             'latency_ms_max': float(latencies.max()) if latencies.size else -1.0,
+            'callback_cpu_ms_median': float(np.median(cpu)) if cpu.size else -1.0,
+            'callback_cpu_ms_p90': float(np.percentile(cpu, 90)) if cpu.size else -1.0,
             'sync_restarts': self.sync.restarts, 'sync_dropped_late': self.sync.dropped_late}
         if not usable:
             level, message = diagnostics.ERROR, \
