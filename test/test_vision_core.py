@@ -18,6 +18,7 @@ vision_pose building blocks, ROS-free: camera models, the marker layout, detecti
 Bad input is the point of most of these: a camera_info that is zero, NaN or the wrong size
 must be refused with a message naming the camera and the field, never turned into a camera.
 """
+import concurrent.futures
 from types import SimpleNamespace
 
 import cv2
@@ -154,6 +155,20 @@ def test_detector_keeps_cube_ids_and_counts_strangers():
     # integer coordinates, the black border's outer edge half a pixel out).
     np.testing.assert_allclose(corners[3], [[29.5, 29.5], [89.5, 29.5], [89.5, 89.5],
                                             [29.5, 89.5]], atol=0.6)
+
+
+def test_one_detector_serves_several_threads_at_once():
+    # The node detects markers in several cameras' images at once, with one detector.
+    layout = load_cube_layout()
+    detector = MarkerDetector(layout.dictionary, layout.ids)
+    images = [marker_sheet([(k % 6, (40 + 10 * k, 60))]) for k in range(6)]
+    serial = [detector.detect(image) for image in images]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        for _ in range(5):
+            parallel = list(pool.map(detector.detect, images))
+            for one, other in zip(serial, parallel):
+                assert one.ids.tolist() == other.ids.tolist()
+                np.testing.assert_array_equal(one.corners, other.corners)
 
 
 def test_detector_drops_an_id_seen_twice():

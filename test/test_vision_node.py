@@ -80,6 +80,7 @@ def values(status):
     ('image_qos:=fast', 'image_qos'),
     ('estimator:=onnx_keypoints', "unknown estimator 'onnx_keypoints'"),
     ('estimator_config:=vision/missing.yaml', 'config file not found'),
+    ('preprocess_threads:=-1', 'preprocess_threads: must be >= 0'),
 ])
 def test_bad_configuration_is_refused_at_start(isolated_env, argument, message):
     env = dds_env.isolate(dict(os.environ), domain_id=dds_env.pick_domain_id(os.getpid() + 2003))

@@ -33,6 +33,8 @@ Frames are grouped by stamp (vision_pose.sync); the image callback that complete
 estimator and publishes at once. The estimator is chosen by name (`estimator`, registry in
 vision_pose.estimator); its settings come from `estimator_config`.
 """
+import concurrent.futures
+import dataclasses
 import sys
 import time
 
@@ -153,6 +155,11 @@ class CubePoseNode(Node):
             'With 3 or more cameras, leave out a camera whose clock is off by about a whole '
             'number of frame periods (its frames match the sets but show other instants; '
             "measured from the stamps' delay against the other cameras'). WARN either way.")
+        workers = declare(self, 'preprocess_threads', 2,
+                          "Threads that run the estimator's per-image step (marker detection) "
+                          'as images arrive, several cameras at once; 0 runs it in the image '
+                          'callback. Three images that arrive together then take about two '
+                          'detections on two cores instead of three.')
         threads = declare(self, 'opencv_threads', 1,
                           'Threads OpenCV may use (0: its default, one per core). One keeps '
                           'the latency steady when the cores are shared with the simulator.')
@@ -161,6 +168,8 @@ class CubePoseNode(Node):
             raise ConfigError(f'image_qos: must be one of {sorted(IMAGE_QOS)}, got {image_qos!r}')
         if threads < 0:
             raise ConfigError(f'opencv_threads: must be >= 0, got {threads}')
+        if workers < 0:
+            raise ConfigError(f'preprocess_threads: must be >= 0, got {workers}')
         cv2.setNumThreads(threads if threads > 0 else -1)
         if not names or len(set(names)) != len(names) or not all(names):
             raise ConfigError(f'cameras: need distinct non-empty names, got {list(names)}')
@@ -178,6 +187,8 @@ class CubePoseNode(Node):
             raise ConfigError(f'sync_slop / silence_timeout: {exc}') from exc
 
         self.cameras = {name: _Camera(name) for name in names}
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix='preprocess') if workers else None
         self.static_tf = StaticTransforms()
         self.extrinsics_source = source
         if source == 'rig':
@@ -286,13 +297,11 @@ class CubePoseNode(Node):
         if msg.encoding == 'bgr8':
             image = image[:, :, ::-1]
         stamp = stamp_to_sec(msg.header.stamp)
-        # The per-camera half of the work happens now, as each image arrives; the image that
-        # completes a set then leaves only its own share and the fusion.
+        # The per-camera half of the work starts now, as each image arrives, on the pool's
+        # threads (several cameras at once); the set's callback waits for what is left.
         frame = CameraFrame(camera=model, image=image, stamp=stamp)
-        try:
-            frame = self.estimator.preprocess(frame)
-        except Exception as exc:  # noqa: B902 - estimate() gets the raw frame and retries
-            self.get_logger().error(f'preprocess failed: {exc!r}', throttle_duration_sec=5.0)
+        frame = self._pool.submit(self._preprocess, frame) if self._pool is not None \
+            else self._preprocess(frame)
         # Arrival on the node's clock (sim time under /clock, like the stamps): the sync
         # measures each camera's clock offset from it; wall time would stretch the simulator's
         # render delays by 1 / real-time factor.
@@ -301,8 +310,22 @@ class CubePoseNode(Node):
         if synced is not None:
             self._estimate(synced, arrived)
 
+    def _preprocess(self, frame: CameraFrame) -> CameraFrame:
+        try:
+            return self.estimator.preprocess(frame)
+        except Exception as exc:  # noqa: B902 - estimate() gets the raw frame and retries
+            self.get_logger().error(f'preprocess failed: {exc!r}', throttle_duration_sec=5.0)
+            return frame
+
+    def close(self):
+        """Stop the preprocessing threads (run_node calls this before destroying the node)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
     # ------------------------------------------------------------------ estimate
     def _estimate(self, synced, arrived):
+        synced = dataclasses.replace(synced, frames={
+            name: (_result(frame), stamp) for name, (frame, stamp) in synced.frames.items()})
         frames = tuple(frame for frame, _ in synced.frames.values())
         newest = max(synced.frames.values(), key=lambda f: f[0].stamp)
         try:
@@ -421,6 +444,11 @@ def _offset_message(offset, slop):
     side = 'behind' if offset < 0 else 'ahead of'
     return (f'clock offset: stamps {abs(offset):.3f} s {side} the other cameras (more than '
             f'sync_slop {slop:g} s); left out of the frame sets')
+
+
+def _result(frame):
+    """Return a preprocessed frame, waiting for it if it is still being worked on."""
+    return frame.result() if isinstance(frame, concurrent.futures.Future) else frame
 
 
 def _misstamped_message(offset):

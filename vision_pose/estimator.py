@@ -106,8 +106,10 @@ class Estimator(abc.ABC):
     Turn a FrameSet into an Estimate, or None with last_report.reason saying why.
 
     preprocess() is the per-camera half of the work (detection, or a network's per-image
-    pass); the node calls it as each image arrives, so that when the last image of a set
-    comes in only that image and the fusion remain. estimate() must also work on frames that
+    pass); the node calls it as each image arrives, on worker threads, several cameras at
+    once: it must not change state that another call reads (read the tracking state, do not
+    write it). When the last image of a set comes in only that image and the fusion remain.
+    estimate() runs on one thread and may update the state; it must also work on frames that
     were not preprocessed (tests, benchmarks, offline use).
     """
 

@@ -224,7 +224,7 @@ def refine(problem: _Problem, R, t, config: FusionConfig):
                 break
             lam *= 10.0
         # Converged when the step is far below anything the images can resolve.
-        if not accepted or np.abs(step[:3]).max() < 1e-7 and np.abs(step[3:]).max() < 1e-6:
+        if not accepted or np.abs(step[:3]).max() < 1e-6 and np.abs(step[3:]).max() < 1e-5:
             break
     # Orthonormalise to keep numerical drift out of the published quaternion.
     u, _, vt = np.linalg.svd(R)
@@ -296,15 +296,20 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
     by_view = {}
     for i, s in enumerate(sightings):
         by_view.setdefault(s.view, []).append(i)
+    candidates = list(range(len(sightings)))
+    problem = _Problem(views, sightings, candidates)
     hypotheses = []
-    for v, indices in by_view.items():
-        hypotheses.extend(camera_hypotheses(views[v], sightings, indices))
+    # Tracking: when the last pose already explains every sighting of two or more cameras,
+    # it is the start, and the per-camera PnP adds nothing (a single camera still gets its
+    # PnP solutions: the planar-ambiguity check below needs both branches).
+    if prior is None or len(by_view) < 2 or np.any(
+            _per_marker_rms(problem, prior.R, prior.t) > config.consensus_gate_px):
+        for v, indices in by_view.items():
+            hypotheses.extend(camera_hypotheses(views[v], sightings, indices))
     if prior is not None:
         hypotheses.append(prior)
     if not hypotheses:
         return None, 'PnP failed in every camera'
-    candidates = list(range(len(sightings)))
-    problem = _Problem(views, sightings, candidates)
     # Consensus: the hypothesis that explains the most marker sightings (then the lowest
     # truncated cost) wins; a camera with wrong extrinsics or a misread marker explains only
     # itself. Single-camera PnP is a few pixels off in the other cameras at worst, hence the

@@ -21,6 +21,7 @@ falling back to the whole image, (3) keeps only ids of the cube's layout and cou
 and (4) drops an id seen twice in one image, since either sighting could be the wrong one.
 """
 from dataclasses import dataclass, field
+import threading
 
 import cv2
 import numpy as np
@@ -99,12 +100,15 @@ class MarkerDetector:
         self.config = (config or DetectorConfig()).validate()
         self.known_ids = frozenset(int(i) for i in known_ids)
         self._dictionary = dictionary
-        self._detectors = {}
+        # One cache per thread: the node detects in several images at once, and an
+        # ArucoDetector is not documented as safe to share between threads.
+        self._local = threading.local()
 
     def _detector(self, perimeter_rate: float):
-        """Return a cached ArucoDetector for this minimum perimeter rate."""
+        """Return this thread's cached ArucoDetector for this minimum perimeter rate."""
         key = round(perimeter_rate, 3)
-        detector = self._detectors.get(key)
+        cache = self._local.__dict__.setdefault('detectors', {})
+        detector = cache.get(key)
         if detector is None:
             params = cv2.aruco.DetectorParameters()
             params.cornerRefinementMethod = _REFINE[self.config.corner_refinement]
@@ -114,7 +118,7 @@ class MarkerDetector:
             params.minMarkerPerimeterRate = min(0.5, key)
             params.cornerRefinementWinSize = self.config.subpix_window
             detector = cv2.aruco.ArucoDetector(self._dictionary, params)
-            self._detectors[key] = detector
+            cache[key] = detector
         return detector
 
     def detect(self, image: np.ndarray, roi=None) -> Detections:
