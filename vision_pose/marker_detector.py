@@ -46,7 +46,7 @@ class DetectorConfig:
     adaptive_window_step: int = 10
     min_marker_perimeter_rate: float = 0.03
     subpix_window: int = 3
-    roi_margin: float = 0.35       # fraction of the predicted box added on each side
+    roi_margin: float = 0.15       # fraction of the predicted box added on each side
 
     def validate(self):
         if self.corner_refinement not in _REFINE:
