@@ -41,8 +41,10 @@ Latency table: estimator time per frame set at 3x200x200 and 3x640x480, on a mov
 with search windows from the last pose (as the node runs) and cold: "whole set" does all three
 detections and the fusion at once; "after last frame" is what the node has left when the last
 image of a set arrives (the others were preprocessed on arrival): one detection + fusion.
-Node table: the cube_pose node as a process, fed 15 Hz frame sets by this benchmark over DDS:
-its own callback latency (from its /diagnostics), the end-to-end time from publishing the last
+Node table: the cube_pose node as a process, fed 15 Hz frame sets by this benchmark over DDS
+(the three images of a set published back to back, the hardest case): its latency from the DDS
+reception of a set's last image to the pose's publish (from its /diagnostics; the earlier
+images' work still in progress counts), the end-to-end time from publishing the last
 image of a set to receiving the pose, and the share of sets answered; with the project's Fast
 DDS profile (as every launch uses) and, at 640x480, with Fast DDS's defaults, whose 512 kB
 shared-memory segment sends such images as UDP fragments that best-effort QoS loses.
@@ -508,17 +510,18 @@ def main(argv=None) -> int:
               f'{cells[2]:>16s} {cells[3]:>21s}')
 
     if node:
-        print('\ncube_pose node as a process, fed 15 Hz frame sets of a moving cube (ms): '
-              '"callback" = last image\'s callback to publish (node /diagnostics); '
-              '"end-to-end" = publish of the last image to receipt of the pose (adds DDS)')
-        print(f'{"frame set":10s} {"Fast DDS profile":18s} {"callback med":>12s} {"p90":>7s} '
+        print('\ncube_pose node as a process, fed 15 Hz frame sets of a moving cube, the three '
+              'images of a set published back to back (ms): "node" = DDS reception of the last '
+              'image to the pose\'s publish (node /diagnostics); "end-to-end" = publish of the '
+              'last image to receipt of the pose')
+        print(f'{"frame set":10s} {"Fast DDS profile":18s} {"node med":>9s} {"p90":>7s} '
               f'{"max":>7s} {"end-to-end med":>15s} {"p90":>7s} {"sets answered":>14s}')
         for (label, profile), result in node.items():
             (median, p90, worst), e2e, answered = result
             name = 'inhand (8 MB shm)' if profile else 'Fast DDS default'
             e2e_median, e2e_p90 = (np.median(e2e), np.percentile(e2e, 90)) if len(e2e) \
                 else (float('nan'), float('nan'))
-            print(f'{label:10s} {name:18s} {median:12.2f} {p90:7.2f} {worst:7.2f} '
+            print(f'{label:10s} {name:18s} {median:9.2f} {p90:7.2f} {worst:7.2f} '
                   f'{e2e_median:15.2f} {e2e_p90:7.2f} {100 * answered:13.1f}%')
 
     detection, (pm, p9, rm, r9), _, _ = rows[('clean', '200', 'fused3')].row()
@@ -536,7 +539,8 @@ def main(argv=None) -> int:
                        best <= GOALS['latency']))
         if (label, True) in node:
             (_, p90, _), _, answered = node[(label, True)]
-            checks.append((f'cube_pose node {label}: callback p90 <= 10 ms ({p90:.1f} ms), '
+            checks.append((f'cube_pose node {label}: last image received -> pose out, p90 <= 10 '
+                           f'ms ({p90:.1f} ms), '
                            f'sets answered ({100 * answered:.0f} %) >= 95 %',
                            p90 <= GOALS['latency'] * 1e3 and answered >= 0.95))
     print('\ngoals:')
