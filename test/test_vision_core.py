@@ -315,6 +315,24 @@ def test_sync_leaves_out_a_camera_whose_clock_is_off_by_a_whole_frame_period():
     assert sync.misstamped() == {} and sets[-1].missing == ()
 
 
+@pytest.mark.parametrize('render', [0.2, 0.4, 0.5, 0.8, 1.0, 1.3])
+def test_sync_does_not_mistake_cameras_rendered_one_after_another_for_misstamped(render):
+    # A simulator renders its cameras in turn: each frame arrives `render` periods after the
+    # previous camera's, with the right stamp. The delays spread out (up to two renders), but
+    # no camera is a whole period away from others that agree among themselves.
+    period = 1 / 15.0
+    sync = FrameSync(['a', 'b', 'c'], slop=0.004, silence_timeout=0.5)
+    sets = []
+    for k in range(40):
+        t = 1.0 + k * period
+        for i, name in enumerate(('a', 'b', 'c')):
+            synced = sync.add(name, t, name, arrival=t + 0.002 + i * render * period)
+            if synced is not None:
+                sets.append(synced)
+    assert sync.misstamped() == {}
+    assert len(sets) == 40 and all(s.missing == () for s in sets)
+
+
 def test_sync_judges_misstamped_cameras_only_with_a_majority():
     # Two cameras one period apart: either could be wrong, so neither is left out.
     sync = FrameSync(['a', 'c'], slop=0.004, silence_timeout=0.5)

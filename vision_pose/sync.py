@@ -39,8 +39,9 @@ without one, the newest stamp seen so far stands in for it).
 An offset of about a whole number of frame periods is the one the stamps cannot show: the
 camera's frames match sets, but each is an image of another instant (a driver that stamps on
 receipt of the previous frame, say). So with three or more cameras in sync, a camera whose
-delay differs from the rig's median delay by about a whole number of its frame periods (to
-within a quarter period, or the slop if larger) is declared
+delay differs by about a whole number of its frame periods (to within a quarter period, or the
+slop if larger) from the delays of all the other cameras, which agree among themselves to
+within the same tolerance, is declared
 *misstamped*: left out of the sets like an out-of-sync camera (the sets do not wait for it, it
 is in `missing`), until its delay agrees with the others' again over the recent frames. A
 camera whose driver is that much slower than the others' is reported the same way: the node's
@@ -154,7 +155,7 @@ class FrameSync:
         return {n: offset for n, offset in self._misstamped.items() if n in live}
 
     def _update_misstamped(self):
-        """Re-judge each camera's delay against the rig's median delay (needs >= 3 cameras)."""
+        """Re-judge each camera's delay against the other cameras' (needs >= 3 cameras)."""
         enough = max(3, self.offset_window // 2)
         judged = [n for n in self.names
                   if n not in self._out_of_sync and len(self._delays[n]) >= enough
@@ -163,16 +164,23 @@ class FrameSync:
             self._misstamped = {}
             return
         medians = {n: statistics.median(self._delays[n]) for n in judged}
-        # The median over the cameras: a majority with the same delay sets the reference.
-        reference = statistics.median(medians.values())
         misstamped = {}
         for name in judged:
             stamps = list(self._stamps[name])
             period = statistics.median(b - a for a, b in zip(stamps, stamps[1:]))
-            offset = reference - medians[name]
+            if period <= 0:
+                continue
+            tolerance = max(self.slop, 0.25 * period)
+            # The other cameras must agree among themselves: a rig whose delays are spread
+            # out (a simulator that renders its cameras one after another, each a bit later)
+            # has no reference to be a whole period away from.
+            others = [medians[n] for n in judged if n != name]
+            if max(others) - min(others) > tolerance:
+                continue
+            offset = statistics.median(others) - medians[name]
             # Near a whole number of periods, or its frames would not match (out of sync).
-            whole = round(offset / period) * period if period > 0 else 0.0
-            if whole != 0.0 and abs(offset - whole) <= max(self.slop, 0.25 * period):
+            whole = round(offset / period) * period
+            if whole != 0.0 and abs(offset - whole) <= tolerance:
                 misstamped[name] = offset
         self._misstamped = misstamped
 
