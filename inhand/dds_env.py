@@ -39,8 +39,14 @@ def pick_domain_id(seed: int | None = None) -> int:
     return _FIRST + (os.getpid() if seed is None else seed) % _COUNT
 
 
-def isolate(env=None, domain_id: int | None = None, keep_existing=True) -> dict:
-    """Set loopback-only discovery and a domain id in env (default os.environ); return it."""
+def isolate(env=None, domain_id: int | None = None, keep_existing=True,
+            profile: str | None = LARGE_IMAGES_PROFILE) -> dict:
+    """
+    Set loopback-only discovery and a domain id in env (default os.environ); return it.
+
+    profile: the Fast DDS profile to give (see transport_profile(); '' gives none, None leaves
+    the environment's as it is).
+    """
     env = os.environ if env is None else env
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     env.pop('ROS_STATIC_PEERS', None)
@@ -49,7 +55,8 @@ def isolate(env=None, domain_id: int | None = None, keep_existing=True) -> dict:
     elif not (keep_existing and env.get('ROS_DOMAIN_ID')):
         env['ROS_DOMAIN_ID'] = str(pick_domain_id())
     env.setdefault('MUJOCO_GL', 'egl')
-    env.update(transport_profile(LARGE_IMAGES_PROFILE, env))
+    if profile is not None:
+        env.update(transport_profile(profile, env))
     return env
 
 

@@ -224,10 +224,13 @@ def main(argv=None) -> int:
     parser.add_argument('arguments', nargs='*', help='bringup arguments name:=value')
     parser.add_argument('--duration', type=float, default=40.0, help='seconds to run')
     options = parser.parse_args(argv)
-    dds_env.isolate(keep_existing=False)   # a fresh loopback domain for every demo run
     overrides = graph.parse_cli_arguments(options.arguments)
     overrides.setdefault('sim', 'true')
     args = graph.resolve_arguments(overrides)
+    # A fresh loopback domain for every demo run; the Fast DDS profile of the dds_profile
+    # argument for the nodes and for the monitor in this process.
+    dds_env.isolate(keep_existing=False, profile=None)
+    os.environ.update(graph.node_environment(args, os.environ))
     specs = graph.bringup(args)
     monitor = Monitor()
     launcher = Launcher(specs, env=dict(os.environ))

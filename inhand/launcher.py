@@ -89,7 +89,9 @@ class Launcher:
         self.specs = list(specs)
         self.env = dict(os.environ if env is None else env)
         if isolate:   # tests, benchmarks, demos: loopback only, a domain of this run's own
-            dds_env.isolate(self.env)
+            # The Fast DDS profile is the graph's business (graph.node_environment): a caller
+            # that wants none must not get the default back here.
+            dds_env.isolate(self.env, profile=None)
         self.output = output
         self.sigterm_timeout = sigterm_timeout
         self.nodes = []

@@ -135,8 +135,12 @@ def test_the_fast_dds_profile_is_given_only_where_it_applies(tmp_path):
         'FASTDDS_DEFAULT_PROFILES_FILE'] == str(own)
     with pytest.raises(graph.GraphError, match='dds_profile.*missing.xml'):
         graph.node_environment({'dds_profile': 'dds/missing.xml'}, {})
-    # Every run of ours (tests, benchmarks, demo) gets it through isolate().
+    # Every run of ours (tests, benchmarks) gets it through isolate(); profile='' gives none
+    # (the demo with dds_profile:=''), None leaves the environment's as it is (the launcher).
     assert dds_env.isolate({})['FASTDDS_DEFAULT_PROFILES_FILE'] == profile
+    assert not set(dds_env.isolate({}, profile='')) & set(dds_env.PROFILE_VARIABLES)
+    assert dds_env.isolate({'FASTDDS_DEFAULT_PROFILES_FILE': '/x.xml'}, profile=None)[
+        'FASTDDS_DEFAULT_PROFILES_FILE'] == '/x.xml'
 
 
 def test_bad_arguments_are_named():

@@ -307,6 +307,9 @@ def test_sync_leaves_out_a_camera_whose_clock_is_off_by_a_whole_frame_period():
     assert len(late) == 15 and all(s.missing == ('c',) and set(s.frames) == {'a', 'b'}
                                    for s in late)
     assert sync.clock_offsets()['a'] == pytest.approx(0.0, abs=1e-6)
+    # Its frames are not worth detecting markers in; nor is a frame older than the last set.
+    t = 1.0 + 30 * period
+    assert not sync.will_use('c', t) and sync.will_use('a', t) and not sync.will_use('a', 1.0)
     # Two periods behind: the same.
     sets = _run_rig(sync, 20, 3.0, 2 * period)
     assert sync.misstamped()['c'] == pytest.approx(-2 * period, abs=1e-6)
@@ -342,6 +345,17 @@ def test_sync_judges_misstamped_cameras_only_with_a_majority():
     sync = FrameSync(['a', 'b', 'c'], slop=0.004, silence_timeout=0.5, check_misstamped=False)
     sets = _run_rig(sync, 30, 1.0, 1 / 15.0)
     assert sync.misstamped() == {} and sets[-1].missing == ()
+
+
+def test_sync_does_not_judge_misstamped_cameras_when_the_slop_spans_most_of_a_period():
+    # 30 Hz cameras with a 20 ms slop: frames a period apart could match anyway, so an offset
+    # of one period tells nothing; nobody is left out for it.
+    sync = FrameSync(['a', 'b', 'c'], slop=0.02, silence_timeout=0.5)
+    for k in range(40):
+        t = 1.0 + k / 30.0
+        for name in ('a', 'b', 'c'):
+            sync.add(name, t - (1 / 30.0 if name == 'c' else 0.0), name, arrival=t)
+    assert sync.misstamped() == {}
 
 
 def _run_rig_pair(sync, rounds, start, lag_c):

@@ -33,6 +33,7 @@ Frames are grouped by stamp (vision_pose.sync); the image callback that complete
 estimator and publishes at once. The estimator is chosen by name (`estimator`, registry in
 vision_pose.estimator); its settings come from `estimator_config`.
 """
+import collections
 import concurrent.futures
 import dataclasses
 import sys
@@ -217,6 +218,7 @@ class CubePoseNode(Node):
         self.published = 0
         self.lost = 0
         self.latencies = []         # (s from the last image's reception, callback CPU s)
+        self.preprocess_cpu = collections.deque(maxlen=600)    # CPU s per image, any thread
         self.last_report = None
         self.create_timer(period, self._publish_diagnostics)
         self.get_logger().info(
@@ -272,6 +274,10 @@ class CubePoseNode(Node):
         # it was this node's own work rather than waiting for a core.
         received = (info or {}).get('received_timestamp') or time.time_ns()
         arrived = (received, time.thread_time())
+        # Arrival on the node's clock (sim time under /clock, like the stamps), read before any
+        # work on the image: the sync measures each camera's clock offset from it; wall time
+        # would stretch the simulator's render delays by 1 / real-time factor.
+        arrival = self.get_clock().now().nanoseconds * 1e-9
         camera = self.cameras[name]
         camera.images += 1
         camera.last_received = time.monotonic()
@@ -298,24 +304,26 @@ class CubePoseNode(Node):
             image = image[:, :, ::-1]
         stamp = stamp_to_sec(msg.header.stamp)
         # The per-camera half of the work starts now, as each image arrives, on the pool's
-        # threads (several cameras at once); the set's callback waits for what is left.
+        # threads (several cameras at once); the set's callback waits for what is left. A
+        # frame the sets will not take (too late, or from a camera left out as misstamped)
+        # is not worked on.
         frame = CameraFrame(camera=model, image=image, stamp=stamp)
-        frame = self._pool.submit(self._preprocess, frame) if self._pool is not None \
-            else self._preprocess(frame)
-        # Arrival on the node's clock (sim time under /clock, like the stamps): the sync
-        # measures each camera's clock offset from it; wall time would stretch the simulator's
-        # render delays by 1 / real-time factor.
-        arrival = self.get_clock().now().nanoseconds * 1e-9
+        if self.sync.will_use(name, stamp):
+            frame = self._pool.submit(self._preprocess, frame) if self._pool is not None \
+                else self._preprocess(frame)
         synced = self.sync.add(name, stamp, (frame, msg.header.stamp), arrival=arrival)
         if synced is not None:
             self._estimate(synced, arrived)
 
     def _preprocess(self, frame: CameraFrame) -> CameraFrame:
+        started = time.thread_time()
         try:
             return self.estimator.preprocess(frame)
         except Exception as exc:  # noqa: B902 - estimate() gets the raw frame and retries
             self.get_logger().error(f'preprocess failed: {exc!r}', throttle_duration_sec=5.0)
             return frame
+        finally:
+            self.preprocess_cpu.append(time.thread_time() - started)   # deque: thread-safe
 
     def close(self):
         """Stop the preprocessing threads (run_node calls this before destroying the node)."""
@@ -389,6 +397,8 @@ class CubePoseNode(Node):
             'latency_ms_max': float(latencies.max()) if latencies.size else -1.0,
             'callback_cpu_ms_median': float(np.median(cpu)) if cpu.size else -1.0,
             'callback_cpu_ms_p90': float(np.percentile(cpu, 90)) if cpu.size else -1.0,
+            'preprocess_cpu_ms_median': float(np.median(self.preprocess_cpu)) * 1e3
+            if self.preprocess_cpu else -1.0,
             'sync_restarts': self.sync.restarts, 'sync_dropped_late': self.sync.dropped_late}
         if not usable:
             level, message = diagnostics.ERROR, \

@@ -298,14 +298,19 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
         by_view.setdefault(s.view, []).append(i)
     candidates = list(range(len(sightings)))
     problem = _Problem(views, sightings, candidates)
+
+    def cameras_pnp():
+        return [h for v, indices in by_view.items()
+                for h in camera_hypotheses(views[v], sightings, indices)]
+
     hypotheses = []
     # Tracking: when the last pose already explains every sighting of two or more cameras,
-    # it is the start, and the per-camera PnP adds nothing (a single camera still gets its
-    # PnP solutions: the planar-ambiguity check below needs both branches).
-    if prior is None or len(by_view) < 2 or np.any(
-            _per_marker_rms(problem, prior.R, prior.t) > config.consensus_gate_px):
-        for v, indices in by_view.items():
-            hypotheses.extend(camera_hypotheses(views[v], sightings, indices))
+    # it is the start, and the per-camera PnP waits until a fit from it loses sightings (a
+    # single camera always gets its PnP solutions: the planar-ambiguity check needs both).
+    pnp_done = prior is None or len(by_view) < 2 or bool(np.any(
+        _per_marker_rms(problem, prior.R, prior.t) > config.consensus_gate_px))
+    if pnp_done:
+        hypotheses.extend(cameras_pnp())
     if prior is not None:
         hypotheses.append(prior)
     if not hypotheses:
@@ -375,15 +380,27 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
     starts += [(hypotheses[k], [i for i in usable if inlier_masks[k][i]] or usable[:1])
                for k in order[1:4]]
     outcome, tried = None, []
-    for hyp, active in starts:
-        if any(active == a and _near(hyp.R, hyp.t, R, t) for R, t, a in tried):
-            continue        # the same start again
-        tried.append((hyp.R, hyp.t, active))
-        attempt = fit(hyp.R, hyp.t, active)
-        if attempt is not None and (outcome is None or attempt[0] > outcome[0]):
-            outcome = attempt
-        if outcome is not None and outcome[0][:2] == (True, len(usable)):
-            break
+
+    def run(starts):
+        nonlocal outcome
+        for hyp, active in starts:
+            if any(active == a and _near(hyp.R, hyp.t, R, t) for R, t, a in tried):
+                continue        # the same start again
+            tried.append((hyp.R, hyp.t, active))
+            attempt = fit(hyp.R, hyp.t, active)
+            if attempt is not None and (outcome is None or attempt[0] > outcome[0]):
+                outcome = attempt
+            if outcome[0][:2] == (True, len(usable)):
+                return
+
+    run(starts)
+    if outcome[0][:2] != (True, len(usable)) and not pnp_done:
+        # The tracked pose did not keep every sighting: try the cameras' own PnP too.
+        extra = cameras_pnp()
+        order += range(len(hypotheses), len(hypotheses) + len(extra))
+        hypotheses += extra
+        run([(h, [i for i, rms in zip(usable, _per_marker_rms(usable_problem, h.R, h.t))
+                  if rms <= config.consensus_gate_px] or usable[:1]) for h in extra])
     R, t, res, weights, active, problem = outcome[1]
     rejected = [i for i in usable if i not in active]
     views_used = sorted({sightings[i].view for i in active})

@@ -149,6 +149,17 @@ class FrameSync:
         offsets = self.clock_offsets()
         return {n: offsets[n] for n in self.names if n in self._out_of_sync and n in live}
 
+    def will_use(self, name: str, stamp: float) -> bool:
+        """
+        Return whether a frame of this camera and stamp can still make it into a set.
+
+        False for a misstamped camera's frames and for frames older than the last set: the
+        caller can spare their per-frame work (add() them all the same, for the timing).
+        """
+        if name in self._misstamped:
+            return False
+        return self._last_emitted is None or stamp > self._last_emitted - self.slop
+
     def misstamped(self) -> dict:
         """Return {name: clock offset} of the cameras left out for whole-period offsets."""
         live = set(self.live())
@@ -157,9 +168,10 @@ class FrameSync:
     def _update_misstamped(self):
         """Re-judge each camera's delay against the other cameras' (needs >= 3 cameras)."""
         enough = max(3, self.offset_window // 2)
+        live = set(self.live())
         judged = [n for n in self.names
-                  if n not in self._out_of_sync and len(self._delays[n]) >= enough
-                  and len(self._stamps[n]) >= 3]
+                  if n in live and n not in self._out_of_sync
+                  and len(self._delays[n]) >= enough and len(self._stamps[n]) >= 3]
         if not self.check_misstamped or len(judged) < 3:
             self._misstamped = {}
             return
@@ -171,6 +183,8 @@ class FrameSync:
             if period <= 0:
                 continue
             tolerance = max(self.slop, 0.25 * period)
+            if tolerance >= 0.4 * period:
+                continue      # a slop this wide matches frames a period apart: no telling
             # The other cameras must agree among themselves: a rig whose delays are spread
             # out (a simulator that renders its cameras one after another, each a bit later)
             # has no reference to be a whole period away from.
@@ -180,6 +194,10 @@ class FrameSync:
             offset = statistics.median(others) - medians[name]
             # Near a whole number of periods, or its frames would not match (out of sync).
             whole = round(offset / period) * period
+            # Hysteresis: a camera already left out needs a clearer sign to come back, so a
+            # delay near the boundary does not flip it in and out of the sets every frame.
+            if name in self._misstamped:
+                tolerance = min(1.5 * tolerance, 0.45 * period)
             if whole != 0.0 and abs(offset - whole) <= tolerance:
                 misstamped[name] = offset
         self._misstamped = misstamped
@@ -209,7 +227,7 @@ class FrameSync:
         if name in self._out_of_sync and any(abs(stamp - s) <= self.slop for s in self._emitted):
             self._rejoin(name)   # its frame matches a set just handed out: its clock is right
         if self._last_emitted is not None and stamp <= self._last_emitted - self.slop:
-            if name not in self._out_of_sync:
+            if name not in self._out_of_sync and name not in self._misstamped:
                 self.dropped_late += 1
             return None
         self._queues[name].append((stamp, payload))
