@@ -395,8 +395,11 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
 
     run(starts)
     if outcome[0][:2] != (True, len(usable)) and not pnp_done:
-        # The tracked pose did not keep every sighting: try the cameras' own PnP too.
-        extra = cameras_pnp()
+        # The tracked pose did not keep every sighting: try the cameras' own PnP too, where
+        # it lies away from the fit (near it, a start only finds the same fit again).
+        R_fit, t_fit = outcome[1][:2]
+        extra = [h for h in cameras_pnp()
+                 if not _near(h.R, h.t, R_fit, t_fit, degrees=3.0, metres=0.005)]
         order += range(len(hypotheses), len(hypotheses) + len(extra))
         hypotheses += extra
         run([(h, [i for i, rms in zip(usable, _per_marker_rms(usable_problem, h.R, h.t))
