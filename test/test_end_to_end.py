@@ -106,8 +106,9 @@ def test_vision_loop(isolated, tmp_path):
         estimates = probe.subscribe('/cube/pose', PoseWithCovarianceStamped)
         truth = probe.subscribe('/cube/pose_gt', PoseWithCovarianceStamped)
         safe = probe.subscribe('/hand/command', JointState)
-        probe.wait_until(lambda: len(estimates) > 10 and len(safe) > 20, timeout=120,
-                         what='vision estimates and limited commands')
+        # Ground truth as well: each subscription is matched on its own, in no set order.
+        probe.wait_until(lambda: len(estimates) > 10 and len(safe) > 20 and len(truth) > 20,
+                         timeout=120, what='vision estimates, ground truth and limited commands')
         by_stamp = {stamp(m): m for m in truth}
         errors = []
         for estimate in estimates[-10:]:
