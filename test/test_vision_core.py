@@ -336,6 +336,31 @@ def test_sync_does_not_mistake_cameras_rendered_one_after_another_for_misstamped
     assert len(sets) == 40 and all(s.missing == () for s in sets)
 
 
+def test_a_misstamped_camera_needs_a_clear_sign_to_come_back():
+    # c's stamps lag one period; its frames arrive with the others' at first (a delay one
+    # period longer), then 0.3 period earlier (0.7 period longer: inside the 0.375-period way
+    # back, outside the 0.25-period way in), then 0.5 period earlier (no longer a whole period).
+    period = 1 / 15.0
+    sync = FrameSync(['a', 'b', 'c'], slop=0.004, silence_timeout=0.5)
+    start = 1.0
+
+    def run(rounds, early):
+        nonlocal start
+        for k in range(rounds):
+            t = start + k * period
+            for name in ('a', 'b', 'c'):
+                stamp = t - period if name == 'c' else t
+                sync.add(name, stamp, name, arrival=t + 0.002 - (early if name == 'c' else 0.0))
+        start += rounds * period
+
+    run(30, 0.0)
+    assert 'c' in sync.misstamped()
+    run(30, 0.3 * period)
+    assert sync.misstamped()['c'] == pytest.approx(-0.7 * period, abs=1e-6)
+    run(30, 0.5 * period)
+    assert sync.misstamped() == {}
+
+
 def test_sync_judges_misstamped_cameras_only_with_a_majority():
     # Two cameras one period apart: either could be wrong, so neither is left out.
     sync = FrameSync(['a', 'c'], slop=0.004, silence_timeout=0.5)

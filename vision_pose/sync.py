@@ -167,13 +167,15 @@ class FrameSync:
 
     def _update_misstamped(self):
         """Re-judge each camera's delay against the other cameras' (needs >= 3 cameras)."""
+        previous, self._misstamped = self._misstamped, {}
+        if not self.check_misstamped:
+            return
         enough = max(3, self.offset_window // 2)
         live = set(self.live())
         judged = [n for n in self.names
                   if n in live and n not in self._out_of_sync
                   and len(self._delays[n]) >= enough and len(self._stamps[n]) >= 3]
-        if not self.check_misstamped or len(judged) < 3:
-            self._misstamped = {}
+        if len(judged) < 3:
             return
         medians = {n: statistics.median(self._delays[n]) for n in judged}
         misstamped = {}
@@ -196,7 +198,7 @@ class FrameSync:
             whole = round(offset / period) * period
             # Hysteresis: a camera already left out needs a clearer sign to come back, so a
             # delay near the boundary does not flip it in and out of the sets every frame.
-            if name in self._misstamped:
+            if name in previous:
                 tolerance = min(1.5 * tolerance, 0.45 * period)
             if whole != 0.0 and abs(offset - whole) <= tolerance:
                 misstamped[name] = offset
