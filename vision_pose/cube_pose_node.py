@@ -159,8 +159,8 @@ class CubePoseNode(Node):
         workers = declare(self, 'preprocess_threads', 2,
                           "Threads that run the estimator's per-image step (marker detection) "
                           'as images arrive, several cameras at once; 0 runs it in the image '
-                          'callback. Three images that arrive together then take about two '
-                          'detections on two cores instead of three.')
+                          'callback. For machines with cores to spare: on 2 shared cores, 0, '
+                          '1 and 2 measured the same (docs/vision.md).')
         threads = declare(self, 'opencv_threads', 1,
                           'Threads OpenCV may use (0: its default, one per core). One keeps '
                           'the latency steady when the cores are shared with the simulator.')
@@ -451,21 +451,24 @@ class CubePoseNode(Node):
 def _offset_message(offset, slop):
     if offset is None:
         return f'left out: its frames match no frame set (sync_slop {slop:g} s)'
+    return (f'{_offset_text(offset)} (more than sync_slop {slop:g} s); left out of the frame '
+            'sets')
+
+
+def _misstamped_message(offset):
+    return (f'{_offset_text(offset)}, about a whole number of frame periods: its frames match '
+            "the sets but show other instants; left out of the frame sets (check the driver's "
+            'stamps)')
+
+
+def _offset_text(offset):
     side = 'behind' if offset < 0 else 'ahead of'
-    return (f'clock offset: stamps {abs(offset):.3f} s {side} the other cameras (more than '
-            f'sync_slop {slop:g} s); left out of the frame sets')
+    return f'clock offset: stamps {abs(offset):.3f} s {side} the other cameras'
 
 
 def _result(frame):
     """Return a preprocessed frame, waiting for it if it is still being worked on."""
     return frame.result() if isinstance(frame, concurrent.futures.Future) else frame
-
-
-def _misstamped_message(offset):
-    side = 'behind' if offset < 0 else 'ahead of'
-    return (f'clock offset: stamps {abs(offset):.3f} s {side} the other cameras, about a whole '
-            'number of frame periods: its frames match the sets but show other instants; '
-            "left out of the frame sets (check the driver's stamps)")
 
 
 def main(args=None):
