@@ -86,6 +86,8 @@ class SimBridgeNode(Node):
         }
         if p['rtf'] < 0 or p['clock_rate'] <= 0:
             raise ConfigError('real_time_factor must be >= 0 and clock_rate > 0')
+        if not 0 <= p['render_niceness'] <= 19:
+            raise ConfigError(f'render_niceness must be in 0..19, got {p["render_niceness"]}')
         self.params = p
         self.profile = load_hand_profile(p['hand'])
         rig = load_camera_rig(p['camera_rig']) if p['cameras'] else CameraRig.empty()

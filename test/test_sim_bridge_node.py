@@ -20,6 +20,8 @@ order against it, each asserting observable behaviour over DDS.
 """
 import dataclasses
 import os
+import subprocess
+import sys
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped
@@ -214,3 +216,17 @@ def test_reset_random_and_camera_jitter_republished(sim):
     after = probe.wait_for('/cube/pose_gt', PoseWithCovarianceStamped).pose.pose.orientation
     dot = abs(before.x * after.x + before.y * after.y + before.z * after.z + before.w * after.w)
     assert dot < 0.999, 'reset_random left the cube orientation unchanged'
+
+
+@pytest.mark.parametrize('argument, message', [
+    ('render_niceness:=25', 'render_niceness must be in 0..19, got 25'),
+    ('render_niceness:=-1', 'render_niceness must be in 0..19, got -1'),
+    ('clock_rate:=0.0', 'clock_rate > 0'),
+])
+def test_bad_parameters_stop_the_simulator_at_start_and_say_which(argument, message):
+    env = dds_env.isolate(dict(os.environ), domain_id=dds_env.pick_domain_id(os.getpid() + 1002))
+    result = subprocess.run(
+        [sys.executable, '-m', 'sim_bridge.node', '--ros-args', '-p', argument],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
