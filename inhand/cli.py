@@ -38,15 +38,16 @@ def cmd_launch(options) -> int:
     import os
     from inhand import dds_env, launcher
     specs = _resolve(options.graph, options.arguments)
+    args = graph.resolve_arguments(graph.parse_cli_arguments(options.arguments))
     env = dict(os.environ)
-    if graph.resolve_arguments(graph.parse_cli_arguments(options.arguments))['sim'] == 'true':
+    if args['sim'] == 'true':
         # Everything runs on this machine: default to loopback discovery and a domain of
         # this run's own, unless the user chose them (e.g. to watch from another host).
         env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
         if not env.get('ROS_DOMAIN_ID'):
             env['ROS_DOMAIN_ID'] = str(dds_env.pick_domain_id())
     # On the real hand the drivers live elsewhere: the user's DDS settings stay as they are.
-    env.update(graph.node_environment(graph.parse_cli_arguments(options.arguments), env))
+    env.update(graph.node_environment(args, env))
     return launcher.run(specs, duration=options.duration, env=env, isolate=False)
 
 

@@ -48,6 +48,10 @@ WATCHED = (
 )
 
 
+# s: an estimate is compared with the ground-truth sample closest in stamp, if this close.
+MAX_POSE_GAP = 0.005
+
+
 def _import(path):
     module, name = path.split(':')
     return getattr(__import__(module, fromlist=[name]), name)
@@ -113,7 +117,7 @@ class Monitor:
         while len(self.truth) > 20000:
             self.truth.popitem(last=False)
 
-    def vision_errors(self, max_gap=0.005):
+    def vision_errors(self, max_gap=MAX_POSE_GAP):
         """Return (position errors m, rotation errors rad) of /cube/pose vs /cube/pose_gt."""
         from inhand.transforms import rotation_between
         stamps = np.array(list(self.truth))
@@ -204,7 +208,8 @@ def _summarize_vision(monitor):
     position, rotation = monitor.vision_errors()
     if len(position):
         print(f'vision vs ground truth ({len(position)} of {len(monitor.estimates)} poses matched '
-              f'to a /cube/pose_gt within 5 ms): position {np.median(position) * 1e3:.2f} mm '
+              f'to a /cube/pose_gt within {MAX_POSE_GAP * 1e3:g} ms): position '
+              f'{np.median(position) * 1e3:.2f} mm '
               f'median, {position.max() * 1e3:.2f} mm max; rotation '
               f'{np.degrees(np.median(rotation)):.2f} deg median, '
               f'{np.degrees(rotation.max()):.2f} deg max')
