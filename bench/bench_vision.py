@@ -303,13 +303,15 @@ def node_latency(sim, cameras, frames, seed, image_qos='sensor_data', dds_profil
     """
     Run the cube_pose node as a process, feed it frame sets, and time the answers.
 
-    Returns (callback latency ms from the node's /diagnostics: median, p90, max; end-to-end ms
-    from publishing the last image of a set to receiving its pose: array; share of sets
-    answered). End-to-end includes DDS transport of the images, which is not the node's doing.
-    dds_profile=False runs both sides with Fast DDS's own defaults instead of the project's
-    profile (config/dds/fastdds_large_images.xml), to show what the profile changes.
+    Returns (the node's latency ms from the DDS reception of a set's last image to the publish,
+    from its /diagnostics: median, p90, max; end-to-end ms from publishing the last image of a
+    set to receiving its pose: array; share of sets answered). End-to-end includes DDS
+    transport of the images, which is not the node's doing. dds_profile=False runs both sides
+    with Fast DDS's own defaults instead of the project's profile
+    (config/dds/fastdds_large_images.xml), to show what the profile changes.
     """
     import io
+    import tempfile
     from geometry_msgs.msg import PoseWithCovarianceStamped
     from inhand import dds_env
     from inhand.graph import NodeSpec
@@ -322,7 +324,6 @@ def node_latency(sim, cameras, frames, seed, image_qos='sensor_data', dds_profil
     from diagnostic_msgs.msg import DiagnosticArray
     from tf2_msgs.msg import TFMessage
 
-    import tempfile
     saved = dict(os.environ)
     env = dict(os.environ)
     for name in dds_env.PROFILE_VARIABLES:
@@ -411,16 +412,16 @@ def node_latency(sim, cameras, frames, seed, image_qos='sensor_data', dds_profil
         launcher.shutdown()
         os.environ.clear()
         os.environ.update(saved)
+        if not dds_profile:
+            os.unlink(env['FASTDDS_DEFAULT_PROFILES_FILE'])
     e2e = np.array([received[s] - sent[s] for s in sent if s in received]) * 1e3
     values = {}
     for array in diagnostics:
         for status in array.status:
             if status.name == 'cube_pose: estimator':
                 values = {kv.key: kv.value for kv in status.values}
-    callback = tuple(float(values.get(f'latency_ms_{k}', 'nan')) for k in ('median', 'p90', 'max'))
-    if not dds_profile:
-        os.unlink(env['FASTDDS_DEFAULT_PROFILES_FILE'])
-    return callback, e2e, len(e2e) / max(1, len(sent))
+    node_ms = tuple(float(values.get(f'latency_ms_{k}', 'nan')) for k in ('median', 'p90', 'max'))
+    return node_ms, e2e, len(e2e) / max(1, len(sent))
 
 
 # ------------------------------------------------------------------------------ main
