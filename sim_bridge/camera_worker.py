@@ -61,12 +61,11 @@ class CameraWorker:
         the threads it creates (the GL renderer's), so only the rendering yields; physics and
         /clock keep their priority. Raising one's niceness needs no privilege.
         """
-        thread_id = self.native_id = threading.get_native_id()
         if self.niceness <= 0 or not hasattr(os, 'setpriority'):
             return
         try:
-            current = os.getpriority(os.PRIO_PROCESS, thread_id)
-            os.setpriority(os.PRIO_PROCESS, thread_id, min(19, current + self.niceness))
+            current = os.getpriority(os.PRIO_PROCESS, self.native_id)
+            os.setpriority(os.PRIO_PROCESS, self.native_id, min(19, current + self.niceness))
         except OSError:
             pass        # not permitted here: render at the process's priority
 
@@ -81,6 +80,7 @@ class CameraWorker:
             self._cv.notify()
 
     def _run(self):
+        self.native_id = threading.get_native_id()
         self._lower_priority()
         data = mujoco.MjData(self.model)
         renderers = {}
