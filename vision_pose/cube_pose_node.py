@@ -43,6 +43,7 @@ import cv2
 from geometry_msgs.msg import PoseWithCovarianceStamped
 from inhand import diagnostics
 from inhand.config import ConfigError, load_yaml
+from inhand.large_buffers import keep_large_buffers
 from inhand.messages import image_to_msg, msg_to_image, pose_to_msg, stamp_to_sec
 from inhand.qos import LATCHED, SENSOR_PUB, SENSOR_SUB
 from inhand.ros_runtime import declare, run_node
@@ -161,6 +162,11 @@ class CubePoseNode(Node):
                           'as images arrive, several cameras at once; 0 runs it in the image '
                           'callback. For machines with cores to spare: on 2 shared cores, 0, '
                           '1 and 2 measured the same (docs/vision.md).')
+        keep_buffers = declare(
+            self, 'keep_image_buffers', True,
+            'Let malloc reuse image-sized buffers instead of mapping fresh pages for each '
+            'message (glibc; inhand.large_buffers). At 640x480 this saves 1-1.5 ms per image '
+            'before its callback starts.')
         threads = declare(self, 'opencv_threads', 1,
                           'Threads OpenCV may use (0: its default, one per core). One keeps '
                           'the latency steady when the cores are shared with the simulator.')
@@ -172,6 +178,10 @@ class CubePoseNode(Node):
         if workers < 0:
             raise ConfigError(f'preprocess_threads: must be >= 0, got {workers}')
         cv2.setNumThreads(threads if threads > 0 else -1)
+        if keep_buffers:
+            why_not = keep_large_buffers()
+            if why_not:
+                self.get_logger().warning(f'keep_image_buffers: {why_not}')
         if not names or len(set(names)) != len(names) or not all(names):
             raise ConfigError(f'cameras: need distinct non-empty names, got {list(names)}')
         if source not in ('tf_static', 'rig'):
@@ -309,8 +319,8 @@ class CubePoseNode(Node):
         # is not worked on.
         frame = CameraFrame(camera=model, image=image, stamp=stamp)
         if self.sync.will_use(name, stamp):
-            frame = self._pool.submit(self._preprocess, frame) if self._pool is not None \
-                else self._preprocess(frame)
+            frame = _Pending(self._pool.submit(self._preprocess, frame), frame) \
+                if self._pool is not None else self._preprocess(frame)
         synced = self.sync.add(name, stamp, (frame, msg.header.stamp), arrival=arrival)
         if synced is not None:
             self._estimate(synced, arrived)
@@ -325,6 +335,19 @@ class CubePoseNode(Node):
         finally:
             self.preprocess_cpu.append(time.thread_time() - started)   # deque: thread-safe
 
+    def _result(self, frame):
+        """
+        Return a preprocessed frame, waiting for it if it is still being worked on.
+
+        A frame still queued (every pool thread busy with the set's other images) is
+        preprocessed here: this thread would only wait for it.
+        """
+        if not isinstance(frame, _Pending):
+            return frame
+        if frame.future.cancel():
+            return self._preprocess(frame.frame)
+        return frame.future.result()
+
     def close(self):
         """Stop the preprocessing threads (run_node calls this before destroying the node)."""
         if self._pool is not None:
@@ -333,7 +356,7 @@ class CubePoseNode(Node):
     # ------------------------------------------------------------------ estimate
     def _estimate(self, synced, arrived):
         synced = dataclasses.replace(synced, frames={
-            name: (_result(frame), stamp) for name, (frame, stamp) in synced.frames.items()})
+            name: (self._result(frame), stamp) for name, (frame, stamp) in synced.frames.items()})
         frames = tuple(frame for frame, _ in synced.frames.values())
         newest = max(synced.frames.values(), key=lambda f: f[0].stamp)
         try:
@@ -466,9 +489,12 @@ def _offset_text(offset):
     return f'clock offset: stamps {abs(offset):.3f} s {side} the other cameras'
 
 
-def _result(frame):
-    """Return a preprocessed frame, waiting for it if it is still being worked on."""
-    return frame.result() if isinstance(frame, concurrent.futures.Future) else frame
+@dataclasses.dataclass(frozen=True)
+class _Pending:
+    """A frame queued for preprocessing on the pool, and the frame itself."""
+
+    future: concurrent.futures.Future
+    frame: CameraFrame
 
 
 def main(args=None):
