@@ -18,10 +18,12 @@ Benchmark the marker detector's settings that trade work for markers found.
     .venv/bin/python bench/bench_detector.py
 
 On seeded sequences of the sim's cube turning in the palm (three axes, 40 frame sets each, at
-86 and 172 deg/s, three cameras at 200x200 and at 640x480), runs the tracking estimator with
-each detector setting and prints the CPU time of detection per image, the markers found and
-the fused pose error against ground truth. It backs the defaults in
-config/vision/aruco_estimator.yaml (search window margin, adaptive-threshold windows).
+86 and 172 deg/s, three cameras at 200x200 and at 640x480; the 172 deg/s ones also with a
+horizontal motion blur 3 and 7 px long at 200x200, 10 and 22 px at 640x480), runs the tracking
+estimator with each detector setting and prints the CPU time of detection per image, the markers
+found and the fused pose error against ground truth. It backs the defaults in
+config/vision/aruco_estimator.yaml (search window margin, adaptive-threshold windows,
+half-resolution search of large windows).
 """
 import os
 import pathlib
@@ -31,6 +33,7 @@ import time
 os.environ.setdefault('MUJOCO_GL', 'egl')
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+import cv2  # noqa: E402
 from inhand.transforms import quat_multiply, quat_to_matrix, random_quat  # noqa: E402
 import numpy as np  # noqa: E402
 from sim_bridge.simulator import HandSim  # noqa: E402
@@ -45,7 +48,15 @@ SETTINGS = {
     'default': {},
     'margin 0.35': {'roi_margin': 0.35},
     'windows 3,23': {'adaptive_window_step': 20},
+    'full res': {'half_resolution_above': 0},
 }
+
+
+def motion_blurred(recorded, length):
+    """Return the recorded sequence with a horizontal box blur `length` pixels long."""
+    kernel = np.full((1, length), 1.0 / length)
+    return [(stamp, [cv2.filter2D(image, -1, kernel) for image in images], truth)
+            for stamp, images, truth in recorded]
 
 
 def sequences(sim, cameras, speed, seeds=(7, 8, 9), frames=40):
@@ -87,19 +98,24 @@ def run(layout, cameras, recorded, detector):
 def main() -> int:
     started = time.monotonic()
     layout = load_cube_layout()
-    print(f'{"cameras":8s} {"deg/s":>5s} {"setting":13s} {"detect ms":>9s} {"markers":>7s} '
-          f'{"poses":>7s} {"pos med/p90 mm":>15s} {"rot med/p90 deg":>16s}')
+    print(f'{"cameras":8s} {"deg/s":>5s} {"blur":>4s} {"setting":13s} {"detect ms":>9s} '
+          f'{"markers":>7s} {"poses":>7s} {"pos med/p90 mm":>15s} {"rot med/p90 deg":>16s}')
     for label, rig in RIGS.items():
         with HandSim(rig=rig) as sim:
             cameras = camera_models_from_sim(sim)
-            for speed in (1.5, 3.0):
+            scale = cameras[0].intrinsics.width / 200
+            runs = [(1.5, 0), (3.0, 0)] + [(3.0, round(length * scale)) for length in (3, 7)]
+            for speed, blur in runs:
                 recorded = list(sequences(sim, cameras, speed))
+                if blur:
+                    recorded = motion_blurred(recorded, blur)
                 for name, overrides in SETTINGS.items():
                     cpu, markers, sets, position, rotation = run(
                         layout, cameras, recorded, DetectorConfig(**overrides))
                     pos_mm = np.percentile(position, [50, 90]) * 1e3
                     rot_deg = np.percentile(rotation, [50, 90])
-                    print(f'{label:8s} {np.degrees(speed):5.0f} {name:13s} {cpu * 1e3:9.2f} '
+                    print(f'{label:8s} {np.degrees(speed):5.0f} {blur:4d} '
+                          f'{name:13s} {cpu * 1e3:9.2f} '
                           f'{markers:7d} {len(position):3d}/{sets:3d} {pos_mm[0]:7.3f} '
                           f'{pos_mm[1]:7.3f} {rot_deg[0]:7.3f} {rot_deg[1]:8.3f}')
     print(f'\n(detection CPU is process time per image; {time.monotonic() - started:.0f} s, '

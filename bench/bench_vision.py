@@ -255,17 +255,17 @@ def latency(sim, cameras, layout, frames, use_roi, seed, repeats=3):
         images = [sim.render(c.name) for c in cameras]
         frame_set = FrameSet(stamp=stamp, frames=tuple(
             CameraFrame(camera=c, image=im, stamp=stamp) for c, im in zip(cameras, images)))
-        track = estimator._last
+        track = estimator._track
         runs = []
         for _ in range(repeats):
-            estimator._last = track
+            estimator._track = track
             began = time.perf_counter()
             estimator.estimate(frame_set)
             whole = time.perf_counter() - began
             # As the node runs it: each image is preprocessed (markers detected) when it
             # arrives, so after the last image of a set only its detection and the fusion
             # remain.
-            estimator._last = track
+            estimator._track = track
             early = [estimator.preprocess(f) for f in frame_set.frames[:-1]]
             began = time.perf_counter()
             last = estimator.preprocess(frame_set.frames[-1])
@@ -304,10 +304,11 @@ def node_latency(sim, cameras, frames, seed, image_qos='sensor_data', dds_profil
     Run the cube_pose node as a process, feed it frame sets, and time the answers.
 
     Returns (the node's latency ms from the DDS reception of a set's last image to the publish,
-    from its /diagnostics: median, p90, max; end-to-end ms from publishing the last image of a
-    set to receiving its pose: array; share of sets answered). End-to-end includes DDS
-    transport of the images, which is not the node's doing. dds_profile=False runs both sides
-    with Fast DDS's own defaults instead of the project's profile
+    from its /diagnostics: median, p90, max; the CPU ms of the callback that completes a set,
+    median and p90, and of one image's detection, median; end-to-end ms from publishing the
+    last image of a set to receiving its pose: array; share of sets answered). End-to-end
+    includes DDS transport of the images, which is not the node's doing. dds_profile=False
+    runs both sides with Fast DDS's own defaults instead of the project's profile
     (config/dds/fastdds_large_images.xml), to show what the profile changes.
     """
     import io
@@ -421,7 +422,9 @@ def node_latency(sim, cameras, frames, seed, image_qos='sensor_data', dds_profil
             if status.name == 'cube_pose: estimator':
                 values = {kv.key: kv.value for kv in status.values}
     node_ms = tuple(float(values.get(f'latency_ms_{k}', 'nan')) for k in ('median', 'p90', 'max'))
-    return node_ms, e2e, len(e2e) / max(1, len(sent))
+    cpu_ms = tuple(float(values.get(key, 'nan')) for key in (
+        'callback_cpu_ms_median', 'callback_cpu_ms_p90', 'preprocess_cpu_ms_median'))
+    return node_ms, cpu_ms, e2e, len(e2e) / max(1, len(sent))
 
 
 # ------------------------------------------------------------------------------ main
@@ -513,16 +516,19 @@ def main(argv=None) -> int:
     if node:
         print('\ncube_pose node as a process, fed 15 Hz frame sets of a moving cube, the three '
               'images of a set published back to back (ms): "node" = DDS reception of the last '
-              'image to the pose\'s publish (node /diagnostics); "end-to-end" = publish of the '
-              'last image to receipt of the pose')
+              'image to the pose\'s publish (node /diagnostics); "cb CPU" = CPU time of the '
+              'callback that completes a set; "detect CPU" = per image, on the pool threads; '
+              '"end-to-end" = publish of the last image to receipt of the pose')
         print(f'{"frame set":10s} {"Fast DDS profile":18s} {"node med":>9s} {"p90":>7s} '
-              f'{"max":>7s} {"end-to-end med":>15s} {"p90":>7s} {"sets answered":>14s}')
+              f'{"max":>7s} {"cb CPU med":>11s} {"p90":>6s} {"detect CPU":>11s} '
+              f'{"end-to-end med":>15s} {"p90":>7s} {"sets answered":>14s}')
         for (label, profile), result in node.items():
-            (median, p90, worst), e2e, answered = result
+            (median, p90, worst), (cpu_median, cpu_p90, detect_cpu), e2e, answered = result
             name = 'inhand (8 MB shm)' if profile else 'Fast DDS default'
             e2e_median, e2e_p90 = (np.median(e2e), np.percentile(e2e, 90)) if len(e2e) \
                 else (float('nan'), float('nan'))
             print(f'{label:10s} {name:18s} {median:9.2f} {p90:7.2f} {worst:7.2f} '
+                  f'{cpu_median:11.2f} {cpu_p90:6.2f} {detect_cpu:11.2f} '
                   f'{e2e_median:15.2f} {e2e_p90:7.2f} {100 * answered:13.1f}%')
 
     detection, (pm, p9, rm, r9), _, _ = rows[('clean', '200', 'fused3')].row()
@@ -539,7 +545,7 @@ def main(argv=None) -> int:
                        f'{best * 1e3:.1f} ms; first run: {first * 1e3:.1f} ms)',
                        best <= GOALS['latency']))
         if (label, True) in node:
-            (_, p90, _), _, answered = node[(label, True)]
+            (_, p90, _), _, _, answered = node[(label, True)]
             checks.append((f'cube_pose node {label}: last image received -> pose out, p90 <= 10 '
                            f'ms ({p90:.1f} ms), '
                            f'sets answered ({100 * answered:.0f} %) >= 95 %',

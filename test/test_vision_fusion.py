@@ -254,3 +254,78 @@ def test_single_face_views_never_publish_a_confident_flip(rig, layout):
     # Enough published single-face estimates, over near-frontal and oblique views alike.
     assert published >= 60
     assert min(view_angles) < 20.0 and max(view_angles) > 50.0, view_angles
+
+
+def _three_camera_case(rig, layout, rng, misread=0):
+    """
+    Return (R, t, views, sightings, normals, misread indices) seen by all three cameras.
+
+    The `misread` most face-on sightings (never ignored as grazing) are shifted by 15 px: a
+    corner under a finger, a misread marker.
+    """
+    while True:
+        R, t = random_pose(rng)
+        views, sightings, normals = ideal_sightings(layout, rig, R, t, noise_px=0.2, rng=rng)
+        if len({s.view for s in sightings}) == 3 and len(sightings) >= 5:
+            break
+    facing = []
+    for s, normal in zip(sightings, normals):
+        ray = rig[s.view].extrinsics.t - (R @ s.object_points.mean(axis=0) + t)
+        facing.append((R @ normal) @ ray / np.linalg.norm(ray))
+    bad = sorted(int(k) for k in np.argsort(facing)[::-1][:misread])
+    for k in bad:
+        sightings[k] = dataclasses.replace(sightings[k],
+                                           pixels=sightings[k].pixels + np.array([15.0, -9.0]))
+    return R, t, views, sightings, normals, bad
+
+
+def _counting_pnp(monkeypatch):
+    import vision_pose.fusion as fusion_module
+    calls = []
+    original = fusion_module.camera_hypotheses
+
+    def counted(*args, **kwargs):
+        calls.append(args[0].name)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(fusion_module, 'camera_hypotheses', counted)
+    return calls
+
+
+@pytest.mark.parametrize('misread', [0, 1])
+def test_a_tracked_pose_explaining_all_sightings_but_one_needs_no_per_camera_pnp(
+        rig, layout, monkeypatch, misread):
+    from vision_pose.fusion import Hypothesis
+    rng = np.random.default_rng(21 + misread)
+    calls = _counting_pnp(monkeypatch)
+    for _ in range(5):
+        R, t, views, sightings, normals, bad = _three_camera_case(rig, layout, rng, misread)
+        # A prediction 0.5 deg and 0.5 mm off, as constant-velocity tracking gives.
+        prior = Hypothesis(R=rotation_exp([0.0, 0.0087, 0.0]) @ R, t=t + 0.0005,
+                           source='previous pose')
+        result, why = fuse(views, sightings, CONFIG, normals=normals, prior=prior)
+        assert why is None
+        assert result.rejected == bad
+        pos_err, rot_err, nees = errors(result, R, t)
+        assert pos_err < 1e-3 and rot_err < 0.5 and nees < CHI2_6DOF_999
+    assert calls == []
+
+
+def test_a_tracked_pose_that_loses_two_sightings_or_is_wrong_falls_back_to_pnp(
+        rig, layout, monkeypatch):
+    from vision_pose.fusion import Hypothesis
+    rng = np.random.default_rng(31)
+    calls = _counting_pnp(monkeypatch)
+    R, t, views, sightings, normals, bad = _three_camera_case(rig, layout, rng, misread=2)
+    prior = Hypothesis(R=R, t=t, source='previous pose')
+    result, why = fuse(views, sightings, CONFIG, normals=normals, prior=prior)
+    assert why is None and sorted(result.rejected) == bad
+    assert len(calls) == 3
+    # A tracked pose 40 deg off (the cube was knocked): the cameras' PnP finds the truth.
+    calls.clear()
+    R, t, views, sightings, normals, _ = _three_camera_case(rig, layout, rng)
+    prior = Hypothesis(R=rotation_exp([0.7, 0.0, 0.0]) @ R, t=t, source='previous pose')
+    result, why = fuse(views, sightings, CONFIG, normals=normals, prior=prior)
+    assert why is None and result.rejected == []
+    pos_err, rot_err, nees = errors(result, R, t)
+    assert pos_err < 1e-3 and rot_err < 0.5 and nees < CHI2_6DOF_999
+    assert len(calls) == 3

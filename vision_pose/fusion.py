@@ -202,8 +202,10 @@ def _huber_weights(norms, delta):
 def refine(problem: _Problem, R, t, config: FusionConfig):
     """Levenberg-Marquardt with Huber IRLS; return (R, t, residuals, weights)."""
     lam = 1e-4
+    # Each trial pose is linearised with its Jacobian: near the optimum almost every trial is
+    # accepted, and its Jacobian is the next iteration's (one linearisation per iteration).
+    res, _, J = problem.linearize(R, t)
     for _ in range(config.max_iterations):
-        res, _, J = problem.linearize(R, t)
         weights = _huber_weights(np.linalg.norm(res, axis=1), config.huber_px)
         w2 = np.repeat(weights, 2)
         Jw = J * w2[:, None]
@@ -216,9 +218,9 @@ def refine(problem: _Problem, R, t, config: FusionConfig):
             step = np.linalg.solve(H + lam * damping, -g)
             R_new = rotation_exp(step[3:]) @ R
             t_new = t + step[:3]
-            res_new, z_new, _ = problem.linearize(R_new, t_new, jacobian=False)
+            res_new, z_new, J_new = problem.linearize(R_new, t_new)
             if float(w2 @ res_new.ravel() ** 2) <= cost and np.all(z_new > 0):
-                R, t = R_new, t_new
+                R, t, res, J = R_new, t_new, res_new, J_new
                 lam = max(lam / 10.0, 1e-9)
                 accepted = True
                 break
@@ -304,11 +306,16 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
                 for h in camera_hypotheses(views[v], sightings, indices)]
 
     hypotheses = []
-    # Tracking: when the last pose already explains every sighting of two or more cameras,
-    # it is the start, and the per-camera PnP waits until a fit from it loses sightings (a
-    # single camera always gets its PnP solutions: the planar-ambiguity check needs both).
-    pnp_done = prior is None or len(by_view) < 2 or bool(np.any(
-        _per_marker_rms(problem, prior.R, prior.t) > config.consensus_gate_px))
+    # Tracking: when the tracked (predicted) pose explains the sightings of two or more
+    # cameras, all but at most one, it is the start, and the per-camera PnP waits until a fit
+    # from it loses more. One misread marker is common (a corner under a finger); sending
+    # every such set through PnP doubled the fit's time. A single camera always gets its PnP
+    # solutions: the planar-ambiguity check needs both.
+    pnp_done = True
+    if prior is not None and len(by_view) >= 2:
+        explained = _per_marker_rms(problem, prior.R, prior.t) <= config.consensus_gate_px
+        views_explained = {sightings[i].view for i in np.flatnonzero(explained)}
+        pnp_done = explained.sum() < len(sightings) - 1 or len(views_explained) < 2
     if pnp_done:
         hypotheses.extend(cameras_pnp())
     if prior is not None:
@@ -394,8 +401,9 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
                 return
 
     run(starts)
-    if outcome[0][:2] != (True, len(usable)) and not pnp_done:
-        # The tracked pose did not keep every sighting: try the cameras' own PnP too, where
+    valid, kept = outcome[0][:2]
+    if not pnp_done and not (valid and kept >= len(usable) - 1 and kept >= 2):
+        # The tracked pose lost more than one sighting: try the cameras' own PnP too, where
         # it lies away from the fit (near it, a start only finds the same fit again).
         R_fit, t_fit = outcome[1][:2]
         extra = [h for h in cameras_pnp()
