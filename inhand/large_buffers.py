@@ -20,19 +20,19 @@ message, into a bytes object, into the message's array), and each copy allocates
 the image's size. glibc's malloc serves blocks above its mmap threshold (128 kB to start with,
 so a 640x480 RGB image) with fresh memory maps, or trims the heap it just grew back to the
 kernel; either way every page of every new buffer faults on first touch. At 3 x 640x480 that
-was 1.3-1.7 ms per image before the callback even started, measured from DDS reception
+cost the executor 1.3-1.7 ms per image before the image's callback could start
 (docs/vision.md, Latency). Raising the mmap and trim thresholds lets freed buffers be reused.
 
-The cost is resident memory: up to `trim` bytes of freed heap stay with the process.
+The cost is resident memory: up to `trim` bytes of freed heap stay with each malloc arena.
 """
 import ctypes
-import ctypes.util
 
 # From glibc's <malloc.h>.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-# glibc refuses mmap thresholds above HEAP_MAX_SIZE / 2 (32 MiB on 64-bit machines).
-MAX_MMAP_THRESHOLD = 32 << 20
+# glibc refuses mmap thresholds above HEAP_MAX_SIZE / 2: 32 MiB on 64-bit machines, 16 MiB
+# on 32-bit ones.
+MAX_MMAP_THRESHOLD = ctypes.sizeof(ctypes.c_void_p) * (4 << 20)
 
 
 def keep_large_buffers(largest: int = MAX_MMAP_THRESHOLD, trim: int = 128 << 20) -> str:
@@ -46,12 +46,10 @@ def keep_large_buffers(largest: int = MAX_MMAP_THRESHOLD, trim: int = 128 << 20)
         raise ValueError(f'largest must be in (0, {MAX_MMAP_THRESHOLD}] bytes, got {largest}')
     if trim < largest:
         raise ValueError(f'trim ({trim}) must be >= largest ({largest})')
-    name = ctypes.util.find_library('c')
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt      # the C library this process already uses
     except (OSError, AttributeError, TypeError):
-        return f'no mallopt in the C library ({name or "not found"}): not glibc'
+        return 'no mallopt in the C library: not glibc'
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     if mallopt(_M_MMAP_THRESHOLD, largest) != 1 or mallopt(_M_TRIM_THRESHOLD, trim) != 1:

@@ -314,18 +314,32 @@ def test_tracking_predicts_the_pose_at_constant_velocity(sim, cameras, layout):
     sim.set_cube_pose(true_position, true_quat)
     estimate = estimator.estimate(frame_set(sim, cameras, stamp=ahead))
     assert estimate is not None and pose_error(estimate, (true_position, true_quat))[1] < 2.0
-    # Without prediction, or beyond the rate limit, the last pose stands; too old: nothing.
-    for config in ({'predict_motion': False}, {'max_predicted_rate': 2.0}):
+    # Three intervals on (two sets lost): extrapolated for two only, the velocity being old news.
+    late_stamp, late_R, _ = estimator.predict(ahead + 3 / 15)
+    assert late_stamp == ahead + 3 / 15
+    expected = estimator.predict(ahead + 2 / 15)[1]
+    assert np.degrees(rotation_between(matrix_to_quat(late_R), matrix_to_quat(expected))) < 1e-6
+    # Without prediction, beyond the rate or speed limits, after a degraded estimate (one
+    # camera missing) or for an older stamp, the last pose stands; too old: nothing.
+    cases = [({'predict_motion': False}, False), ({'max_predicted_rate': 2.0}, False),
+             ({'max_predicted_speed': 0.01}, False), ({}, True)]
+    for config, degraded in cases:
         still = fresh_estimator(layout, **config)
         for stamp in (0.0, 1 / 15):
             sim.set_cube_pose(*pose_at(stamp))
-            still.estimate(frame_set(sim, cameras, stamp=stamp))
+            images = frame_set(sim, cameras, stamp=stamp)
+            if degraded and stamp > 0:
+                images = FrameSet(stamp=stamp, frames=images.frames[:2],
+                                  missing=(cameras[2].name,))
+            assert still.estimate(images) is not None
         last = still.predict(1 / 15)
         assert still.predict(ahead)[0] == pytest.approx(1 / 15)
         np.testing.assert_array_equal(still.predict(ahead)[1], last[1])
+    assert estimator.predict(ahead - 1 / 30)[0] == ahead     # not extrapolated backwards
     assert estimator.predict(ahead + 1.0) is None
-    with pytest.raises(ValueError, match='max_predicted_rate must be > 0'):
-        fresh_estimator(layout, max_predicted_rate=0.0)
+    for name in ('max_predicted_rate', 'max_predicted_speed'):
+        with pytest.raises(ValueError, match=f'{name} must be > 0'):
+            fresh_estimator(layout, **{name: 0.0})
 
 
 def test_640x480_tracking_searches_a_large_cube_at_half_resolution(layout):

@@ -256,26 +256,34 @@ def test_single_face_views_never_publish_a_confident_flip(rig, layout):
     assert min(view_angles) < 20.0 and max(view_angles) > 50.0, view_angles
 
 
-def _three_camera_case(rig, layout, rng, misread=0):
+def _three_camera_case(rig, layout, rng, misread=0, shift=(15.0, -9.0), accept=None):
     """
     Return (R, t, views, sightings, normals, misread indices) seen by all three cameras.
 
-    The `misread` most face-on sightings (never ignored as grazing) are shifted by 15 px: a
-    corner under a finger, a misread marker.
+    The `misread` most face-on sightings (never ignored as grazing) of cameras that see two
+    markers or more are shifted by `shift` px: a corner under a finger, a misread marker.
+    accept(sightings) may refuse a pose.
     """
     while True:
         R, t = random_pose(rng)
         views, sightings, normals = ideal_sightings(layout, rig, R, t, noise_px=0.2, rng=rng)
-        if len({s.view for s in sightings}) == 3 and len(sightings) >= 5:
+        if len({s.view for s in sightings}) == 3 and len(sightings) >= 5 \
+                and (accept is None or accept(sightings)):
             break
     facing = []
     for s, normal in zip(sightings, normals):
         ray = rig[s.view].extrinsics.t - (R @ s.object_points.mean(axis=0) + t)
         facing.append((R @ normal) @ ray / np.linalg.norm(ray))
-    bad = sorted(int(k) for k in np.argsort(facing)[::-1][:misread])
+    # Of cameras that see two markers or more: a camera's only sighting, misread, is a
+    # camera the tracked pose does not explain at all (a test of its own below).
+    # (Counted among sightings the fusion does not ignore as grazing, beyond 80 degrees.)
+    seen = [sum(o.view == s.view and f > 0.25 for o, f in zip(sightings, facing))
+            for s in sightings]
+    order = [int(k) for k in np.argsort(facing)[::-1]]
+    bad = sorted(([k for k in order if seen[k] >= 2] + order)[:misread])
     for k in bad:
         sightings[k] = dataclasses.replace(sightings[k],
-                                           pixels=sightings[k].pixels + np.array([15.0, -9.0]))
+                                           pixels=sightings[k].pixels + np.array(shift))
     return R, t, views, sightings, normals, bad
 
 
@@ -329,3 +337,45 @@ def test_a_tracked_pose_that_loses_two_sightings_or_is_wrong_falls_back_to_pnp(
     pos_err, rot_err, nees = errors(result, R, t)
     assert pos_err < 1e-3 and rot_err < 0.5 and nees < CHI2_6DOF_999
     assert len(calls) == 3
+
+
+def test_a_camera_the_tracked_pose_does_not_explain_at_all_gets_its_pnp(
+        rig, layout, monkeypatch):
+    from vision_pose.fusion import Hypothesis
+    rng = np.random.default_rng(41)
+    calls = _counting_pnp(monkeypatch)
+
+    def one_camera_sees_one_marker(sightings):
+        return any(sum(s.view == v for s in sightings) == 1 for v in range(3))
+    R, t, views, sightings, normals, _ = _three_camera_case(
+        rig, layout, rng, accept=one_camera_sees_one_marker)
+    lonely = next(k for k, s in enumerate(sightings)
+                  if sum(o.view == s.view for o in sightings) == 1)
+    sightings[lonely] = dataclasses.replace(
+        sightings[lonely], pixels=sightings[lonely].pixels + np.array([15.0, -9.0]))
+    prior = Hypothesis(R=R, t=t, source='previous pose')
+    result, why = fuse(views, sightings, CONFIG, normals=normals, prior=prior)
+    # All but one sighting explained, but not a single one of that camera's: PnP for all.
+    assert len(calls) == 3
+    assert why is None and result.rejected == [lonely]
+    assert sightings[lonely].view not in result.views_used
+    pos_err, rot_err, _ = errors(result, R, t)
+    assert pos_err < 1e-3 and rot_err < 0.5
+
+
+def test_a_fit_from_the_tracked_pose_that_loses_two_sightings_tries_pnp_after_all(
+        rig, layout, monkeypatch):
+    from vision_pose.fusion import Hypothesis
+    rng = np.random.default_rng(43)
+    calls = _counting_pnp(monkeypatch)
+    # Two markers 7 px off: within the consensus gate (8 px), so the tracked pose explains
+    # them and PnP is not run first; beyond the refined fit's gate (at most 6 px), so the fit
+    # rejects both, and then the cameras' PnP is tried.
+    R, t, views, sightings, normals, bad = _three_camera_case(rig, layout, rng, misread=2,
+                                                              shift=(7.0, 0.0))
+    prior = Hypothesis(R=R, t=t, source='previous pose')
+    result, why = fuse(views, sightings, CONFIG, normals=normals, prior=prior)
+    assert why is None and sorted(result.rejected) == bad
+    assert len(calls) == 3
+    pos_err, rot_err, _ = errors(result, R, t)
+    assert pos_err < 1e-3 and rot_err < 0.5

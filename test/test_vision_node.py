@@ -21,10 +21,12 @@ The cube_pose node as a process.
    camera that goes silent and a camera whose camera_info is all zeros degrade the estimate
    and show up in /diagnostics, but never produce a wrong pose.
 """
+import concurrent.futures
 import dataclasses
 import os
 import subprocess
 import sys
+import threading
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
@@ -40,7 +42,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from sim_bridge.simulator import HandSim
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
-from vision_pose.cube_pose_node import rig_extrinsics
+from vision_pose.cube_pose_node import finished, Pending, rig_extrinsics
 
 pytestmark = pytest.mark.ros
 
@@ -346,3 +348,27 @@ def test_a_camera_with_an_offset_clock_is_left_out_and_its_offset_reported(
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_a_detection_still_queued_is_run_by_the_waiting_callback():
+    ran = []
+
+    def preprocess(frame):
+        ran.append((frame, threading.get_ident()))
+        return f'{frame} detected'
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        busy = threading.Event()
+        blocker = pool.submit(busy.wait, 10.0)          # the pool's only thread is busy
+        queued = Pending(pool.submit(preprocess, 'top'), 'top')
+        # Still queued: run here, now, and the pool will not run it again.
+        assert finished(queued, preprocess) == 'top detected'
+        assert ran == [('top', threading.get_ident())] and queued.future.cancelled()
+        busy.set()
+        blocker.result(timeout=10.0)
+        started = Pending(pool.submit(preprocess, 'left'), 'left')
+        concurrent.futures.wait([started.future], timeout=10.0)
+        # Already taken by the pool (done here): its result, not run twice.
+        assert finished(started, preprocess) == 'left detected'
+    assert [frame for frame, _ in ran] == ['top', 'left']
+    assert ran[1][1] != threading.get_ident()
+    assert finished('right', preprocess) == 'right'       # preprocessed in the callback

@@ -160,13 +160,13 @@ class CubePoseNode(Node):
         workers = declare(self, 'preprocess_threads', 2,
                           "Threads that run the estimator's per-image step (marker detection) "
                           'as images arrive, several cameras at once; 0 runs it in the image '
-                          'callback. For machines with cores to spare: on 2 shared cores, 0, '
-                          '1 and 2 measured the same (docs/vision.md).')
+                          'callback. For machines with cores to spare: on 2 shared cores, 0 '
+                          'and 2 measured the same (docs/vision.md).')
         keep_buffers = declare(
             self, 'keep_image_buffers', True,
             'Let malloc reuse image-sized buffers instead of mapping fresh pages for each '
-            'message (glibc; inhand.large_buffers). At 640x480 this saves 1-1.5 ms per image '
-            'before its callback starts.')
+            'message (glibc; inhand.large_buffers). At 640x480 the executor spent 1.3-1.7 ms '
+            'less per image before its callback.')
         threads = declare(self, 'opencv_threads', 1,
                           'Threads OpenCV may use (0: its default, one per core). One keeps '
                           'the latency steady when the cores are shared with the simulator.')
@@ -319,7 +319,7 @@ class CubePoseNode(Node):
         # is not worked on.
         frame = CameraFrame(camera=model, image=image, stamp=stamp)
         if self.sync.will_use(name, stamp):
-            frame = _Pending(self._pool.submit(self._preprocess, frame), frame) \
+            frame = Pending(self._pool.submit(self._preprocess, frame), frame) \
                 if self._pool is not None else self._preprocess(frame)
         synced = self.sync.add(name, stamp, (frame, msg.header.stamp), arrival=arrival)
         if synced is not None:
@@ -335,19 +335,6 @@ class CubePoseNode(Node):
         finally:
             self.preprocess_cpu.append(time.thread_time() - started)   # deque: thread-safe
 
-    def _result(self, frame):
-        """
-        Return a preprocessed frame, waiting for it if it is still being worked on.
-
-        A frame still queued (every pool thread busy with the set's other images) is
-        preprocessed here: this thread would only wait for it.
-        """
-        if not isinstance(frame, _Pending):
-            return frame
-        if frame.future.cancel():
-            return self._preprocess(frame.frame)
-        return frame.future.result()
-
     def close(self):
         """Stop the preprocessing threads (run_node calls this before destroying the node)."""
         if self._pool is not None:
@@ -356,7 +343,8 @@ class CubePoseNode(Node):
     # ------------------------------------------------------------------ estimate
     def _estimate(self, synced, arrived):
         synced = dataclasses.replace(synced, frames={
-            name: (self._result(frame), stamp) for name, (frame, stamp) in synced.frames.items()})
+            name: (finished(frame, self._preprocess), stamp)
+            for name, (frame, stamp) in synced.frames.items()})
         frames = tuple(frame for frame, _ in synced.frames.values())
         newest = max(synced.frames.values(), key=lambda f: f[0].stamp)
         try:
@@ -490,11 +478,25 @@ def _offset_text(offset):
 
 
 @dataclasses.dataclass(frozen=True)
-class _Pending:
+class Pending:
     """A frame queued for preprocessing on the pool, and the frame itself."""
 
     future: concurrent.futures.Future
     frame: CameraFrame
+
+
+def finished(frame, preprocess):
+    """
+    Return a preprocessed frame, waiting for it if it is still being worked on.
+
+    A frame still queued (every pool thread busy with the set's other images) is preprocessed
+    here, by preprocess(frame): the calling thread would only wait for it.
+    """
+    if not isinstance(frame, Pending):
+        return frame
+    if frame.future.cancel():
+        return preprocess(frame.frame)
+    return frame.future.result()
 
 
 def main(args=None):

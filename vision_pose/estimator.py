@@ -175,12 +175,14 @@ class ArucoEstimatorConfig:
 
     max_position_std: float = 0.01     # m: a pose less certain than this is not published
     max_rotation_std: float = 0.15     # rad
-    track_max_age: float = 0.25        # s: use the last pose for ROIs / as a prior this long
+    track_max_age: float = 0.25        # s: use the tracked pose for ROIs / as a prior this long
     use_roi: bool = True
-    # Extrapolate the last two poses at constant velocity for the ROIs and the prior (else
-    # the last pose as it was). Rotations faster than this per second are not extrapolated.
+    # Extrapolate the last two poses (both of quality ok) at constant velocity, for at most
+    # two of their intervals, to place the ROIs and the prior; else the last pose as it was.
+    # Faster motion than these limits is taken for a bad estimate and not extrapolated.
     predict_motion: bool = True
     max_predicted_rate: float = 12.0   # rad/s
+    max_predicted_speed: float = 1.0   # m/s
 
     def validate(self):
         for name in ('max_position_std', 'max_rotation_std'):
@@ -188,8 +190,9 @@ class ArucoEstimatorConfig:
                 raise ValueError(f'{name} must be > 0')
         if self.track_max_age < 0:
             raise ValueError('track_max_age must be >= 0')
-        if not self.max_predicted_rate > 0:
-            raise ValueError('max_predicted_rate must be > 0')
+        for name in ('max_predicted_rate', 'max_predicted_speed'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'{name} must be > 0')
         return self
 
 
@@ -209,8 +212,8 @@ class ArucoCubeEstimator(Estimator):
         half = layout.cube_size / 2.0
         self._box = half * np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1)
                                      for z in (-1, 1)], dtype=float)
-        # ((stamp, R, t) of the last valid estimate, the one before it or None), replaced as
-        # a whole: preprocess() reads it from other threads.
+        # ((stamp, R, t, quality ok) of the last valid estimate, the one before it or None),
+        # replaced as a whole: preprocess() reads it from other threads.
         self._track = None
 
     def reset(self):
@@ -225,18 +228,22 @@ class ArucoCubeEstimator(Estimator):
         ahead = stamp - last[0]
         if abs(ahead) > self.config.track_max_age:
             return None
-        if not self.config.predict_motion or before is None:
-            return last
+        if not self.config.predict_motion or before is None or not (last[3] and before[3]) \
+                or ahead <= 0.0:
+            return last[:3]
         interval = last[0] - before[0]
         if not 0.0 < interval <= self.config.track_max_age:
-            return last
+            return last[:3]
         # Constant velocity from the last two poses: at 172 deg/s and 15 Hz the cube turns
         # 11 deg between frames, which puts the last pose beyond the prior's consensus gate
-        # at 640x480 and sends every set through the per-camera PnP.
+        # at 640x480 and sends every set through the per-camera PnP. Not further than two
+        # intervals: after lost sets the velocity is old news.
         turn = rotation_log(last[1] @ before[1].T) / interval
-        if np.linalg.norm(turn) > self.config.max_predicted_rate:
-            return last
         velocity = (last[2] - before[2]) / interval
+        if np.linalg.norm(turn) > self.config.max_predicted_rate \
+                or np.linalg.norm(velocity) > self.config.max_predicted_speed:
+            return last[:3]
+        ahead = min(ahead, 2.0 * interval)
         return (stamp, rotation_exp(turn * ahead) @ last[1], last[2] + velocity * ahead)
 
     def _roi(self, camera: CameraModel, tracked):
@@ -314,8 +321,9 @@ class ArucoCubeEstimator(Estimator):
         report.status = estimate.quality
         report.reason = '; '.join(notes) if notes else 'ok'
         report.estimate = estimate
-        last = (frame_set.stamp, result.R, result.t)
-        previous = self._track[0] if self._track is not None else None
+        last = (frame_set.stamp, result.R, result.t, estimate.quality == QUALITY_OK)
+        track = self._track
+        previous = track[0] if track is not None else None
         if previous is not None and not 0.0 < last[0] - previous[0] <= self.config.track_max_age:
             previous = None
         self._track = (last, previous)

@@ -307,15 +307,16 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
 
     hypotheses = []
     # Tracking: when the tracked (predicted) pose explains the sightings of two or more
-    # cameras, all but at most one, it is the start, and the per-camera PnP waits until a fit
-    # from it loses more. One misread marker is common (a corner under a finger); sending
-    # every such set through PnP doubled the fit's time. A single camera always gets its PnP
-    # solutions: the planar-ambiguity check needs both.
+    # cameras, all but at most one, and at least one sighting of every camera, it is the
+    # start, and the per-camera PnP waits until a fit from it loses more. One misread marker
+    # is common (a corner under a finger); sending every such set through PnP doubled the
+    # fit's time. A camera it does not explain at all gets its PnP, as does a single camera
+    # (the planar-ambiguity check needs both solutions).
     pnp_done = True
     if prior is not None and len(by_view) >= 2:
         explained = _per_marker_rms(problem, prior.R, prior.t) <= config.consensus_gate_px
         views_explained = {sightings[i].view for i in np.flatnonzero(explained)}
-        pnp_done = explained.sum() < len(sightings) - 1 or len(views_explained) < 2
+        pnp_done = explained.sum() < len(sightings) - 1 or views_explained != set(by_view)
     if pnp_done:
         hypotheses.extend(cameras_pnp())
     if prior is not None:
@@ -402,9 +403,12 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
 
     run(starts)
     valid, kept = outcome[0][:2]
-    if not pnp_done and not (valid and kept >= len(usable) - 1 and kept >= 2):
-        # The tracked pose lost more than one sighting: try the cameras' own PnP too, where
-        # it lies away from the fit (near it, a start only finds the same fit again).
+    kept_views = {sightings[i].view for i in outcome[1][4]}
+    if not pnp_done and not (valid and kept >= len(usable) - 1
+                             and kept_views == {sightings[i].view for i in usable}):
+        # The fit from the tracked pose lost more than one sighting, or a whole camera: try
+        # the cameras' own PnP too, where it lies away from the fit (near it, a start only
+        # finds the same fit again).
         R_fit, t_fit = outcome[1][:2]
         extra = [h for h in cameras_pnp()
                  if not _near(h.R, h.t, R_fit, t_fit, degrees=3.0, metres=0.005)]

@@ -52,7 +52,8 @@ class DetectorConfig:
     roi_margin: float = 0.15       # fraction of the predicted box added on each side
     # When the caller predicts the markers' object (the cube) at least this many pixels
     # across, its search window is searched at half resolution and the corners refined in the
-    # full image (0: never). Searches without a prediction stay at full resolution.
+    # full image (0: never). Only with corner_refinement 'subpix', the refinement it stands
+    # in for; searches without a prediction stay at full resolution.
     half_resolution_above: int = 120
 
     def validate(self):
@@ -143,7 +144,9 @@ class MarkerDetector:
             raise ValueError(f'unsupported image shape {image.shape}')
         if roi is not None:
             limit = self.config.half_resolution_above
-            found = self._detect_in(image, roi, half=bool(limit) and object_px >= limit)
+            half = bool(limit) and object_px >= limit \
+                and self.config.corner_refinement == 'subpix'
+            found = self._detect_in(image, roi, half=half)
             if found is not None and len(found):
                 return found
         return self._detect_in(image, None)
@@ -187,17 +190,19 @@ class MarkerDetector:
         on the full image's edges. The perimeter rate is relative to the image's size, so the
         same rate keeps the same minimum marker size.
         """
-        half = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2),
+        # Even sizes, so that the scale is exactly 2 and the pixel mapping below holds.
+        gray_even = gray[:gray.shape[0] // 2 * 2, :gray.shape[1] // 2 * 2]
+        half = cv2.resize(gray_even, (gray.shape[1] // 2, gray.shape[0] // 2),
                           interpolation=cv2.INTER_AREA)
         corners, ids, _ = self._detector(rate).detectMarkers(half)
         if ids is None or len(ids) == 0:
             return corners, ids
         # Pixel centres: half-size pixel i covers full-size pixels 2i and 2i + 1.
         points = (np.asarray(corners, dtype=np.float32).reshape(-1, 1, 2) * 2.0 + 0.5)
-        if self.config.corner_refinement != 'none':
-            # The full-resolution window ArUco itself would use.
-            window = self.config.subpix_window
-            cv2.cornerSubPix(gray, points, (window, window), (-1, -1), _SUBPIX_CRITERIA)
+        # With the configured half window, as ArUco's own refinement in a full-size search
+        # (OpenCV caps that one at 0.3 of a marker cell for small markers; these are large).
+        window = self.config.subpix_window
+        cv2.cornerSubPix(gray, points, (window, window), (-1, -1), _SUBPIX_CRITERIA)
         return points.reshape(-1, 4, 2), ids
 
     def _filter(self, corners, ids, offset, used_roi):
