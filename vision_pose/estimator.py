@@ -177,8 +177,8 @@ class ArucoEstimatorConfig:
     max_rotation_std: float = 0.15     # rad
     track_max_age: float = 0.25        # s: use the tracked pose for ROIs / as a prior this long
     use_roi: bool = True
-    # Extrapolate the last two poses (both of quality ok) at constant velocity, for at most
-    # two of their intervals, to place the ROIs and the prior; else the last pose as it was.
+    # Extrapolate the last two poses (both fused from 2+ cameras) at constant velocity, for at
+    # most two of their intervals, to place the ROIs and the prior; else the last pose as it was.
     # Faster motion than these limits is taken for a bad estimate and not extrapolated.
     predict_motion: bool = True
     max_predicted_rate: float = 12.0   # rad/s
@@ -212,8 +212,8 @@ class ArucoCubeEstimator(Estimator):
         half = layout.cube_size / 2.0
         self._box = half * np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1)
                                      for z in (-1, 1)], dtype=float)
-        # ((stamp, R, t, quality ok) of the last valid estimate, the one before it or None),
-        # replaced as a whole: preprocess() reads it from other threads.
+        # ((stamp, R, t, fused from 2+ cameras) of the last valid estimate, the one before it
+        # or None), replaced as a whole: preprocess() reads it from other threads.
         self._track = None
 
     def reset(self):
@@ -321,7 +321,10 @@ class ArucoCubeEstimator(Estimator):
         report.status = estimate.quality
         report.reason = '; '.join(notes) if notes else 'ok'
         report.estimate = estimate
-        last = (frame_set.stamp, result.R, result.t, estimate.quality == QUALITY_OK)
+        # A velocity only from fused estimates: one camera's pose, or a planar ambiguity, can
+        # be off by degrees. (A rejected misread marker, also "degraded", is common and fine.)
+        fused = len(result.views_used) >= 2 and not result.ambiguous
+        last = (frame_set.stamp, result.R, result.t, fused)
         track = self._track
         previous = track[0] if track is not None else None
         if previous is not None and not 0.0 < last[0] - previous[0] <= self.config.track_max_age:
