@@ -25,6 +25,8 @@ fixture do it): the launcher and the probe then share one loopback-only DOMAIN.
 import contextlib
 import io
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -66,6 +68,17 @@ def running(specs, startup_timeout=0.0):
         launcher.exit_code = code
         if os.environ.get('INHAND_SHOW_NODE_OUTPUT'):
             print(output.text())
+
+
+def start_with_parameters(module, arguments, env, timeout=120.0):
+    """
+    Run `python -m module --ros-args -p <argument> ...` to its end; return the CompletedProcess.
+
+    For nodes that must refuse a configuration at start (exit code 2 and a message).
+    """
+    parameters = [word for argument in arguments for word in ('-p', argument)]
+    return subprocess.run([sys.executable, '-m', module, '--ros-args', *parameters],
+                          env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def node_spec(name, module, parameters=None, remappings=(), param_files=()):

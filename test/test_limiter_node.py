@@ -22,8 +22,6 @@ tests are in test_limiter_sim.py.
 import json
 import math
 import os
-import subprocess
-import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -31,7 +29,7 @@ from hand_control.hand_profile import load_hand_profile
 from inhand.messages import stamp_to_sec
 import numpy as np
 import pytest
-from ros_harness import node_spec, Probe, running
+from ros_harness import node_spec, Probe, running, start_with_parameters
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
@@ -269,10 +267,7 @@ def test_float64_multi_array_in_the_controller_order(tmp_path, fresh_domain):
      "rh_FFJ3.max_velocity: 100.0 is above the hand profile's 2.0"),
 ])
 def test_configuration_errors_exit_with_code_2_and_say_why(fresh_domain, argument, message):
-    parameters = [word for a in argument.split() for word in ('-p', a)]
-    result = subprocess.run(
-        [sys.executable, '-m', MODULE, '--ros-args', *parameters],
-        capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    result = start_with_parameters(MODULE, argument.split(), dict(os.environ), timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
 

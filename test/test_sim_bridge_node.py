@@ -20,8 +20,6 @@ order against it, each asserting observable behaviour over DDS.
 """
 import dataclasses
 import os
-import subprocess
-import sys
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped
@@ -30,7 +28,7 @@ from inhand.messages import msg_to_image
 from inhand.qos import LATCHED
 import numpy as np
 import pytest
-from ros_harness import Probe, running
+from ros_harness import Probe, running, start_with_parameters
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool
@@ -225,8 +223,6 @@ def test_reset_random_and_camera_jitter_republished(sim):
 ])
 def test_bad_parameters_stop_the_simulator_at_start_and_say_which(argument, message):
     env = dds_env.isolate(dict(os.environ), domain_id=dds_env.pick_domain_id(os.getpid() + 1002))
-    result = subprocess.run(
-        [sys.executable, '-m', 'sim_bridge.node', '--ros-args', '-p', argument],
-        env=env, capture_output=True, text=True, timeout=120)
+    result = start_with_parameters('sim_bridge.node', [argument], env, timeout=120)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr

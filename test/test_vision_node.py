@@ -24,8 +24,6 @@ The cube_pose node as a process.
 import concurrent.futures
 import dataclasses
 import os
-import subprocess
-import sys
 import threading
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -37,7 +35,7 @@ from inhand.qos import LATCHED, SENSOR_PUB
 from inhand.transforms import quat_to_matrix, rotation_between
 import numpy as np
 import pytest
-from ros_harness import node_spec, Probe, running
+from ros_harness import node_spec, Probe, running, start_with_parameters
 from sensor_msgs.msg import CameraInfo, Image
 from sim_bridge.simulator import HandSim
 from std_srvs.srv import Trigger
@@ -86,9 +84,7 @@ def values(status):
 ])
 def test_bad_configuration_is_refused_at_start(isolated_env, argument, message):
     env = dds_env.isolate(dict(os.environ), domain_id=dds_env.pick_domain_id(os.getpid() + 2003))
-    result = subprocess.run(
-        [sys.executable, '-m', 'vision_pose.cube_pose_node', '--ros-args', '-p', argument],
-        env=env, capture_output=True, text=True, timeout=60)
+    result = start_with_parameters('vision_pose.cube_pose_node', [argument], env, timeout=60)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
 
