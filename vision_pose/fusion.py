@@ -313,8 +313,9 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
     # fit's time. A camera it does not explain at all gets its PnP, as does a single camera
     # (the planar-ambiguity check needs both solutions).
     pnp_done = True
+    prior_rms = _per_marker_rms(problem, prior.R, prior.t) if prior is not None else None
     if prior is not None and len(by_view) >= 2:
-        explained = _per_marker_rms(problem, prior.R, prior.t) <= config.consensus_gate_px
+        explained = prior_rms <= config.consensus_gate_px
         views_explained = {sightings[i].view for i in np.flatnonzero(explained)}
         pnp_done = explained.sum() < len(sightings) - 1 or views_explained != set(by_view)
     if pnp_done:
@@ -329,7 +330,7 @@ def fuse(views, sightings, config: FusionConfig, normals=None, prior: Hypothesis
     # generous consensus gate; the refined fit below gates tightly.
     keys, inlier_masks = [], []
     for hyp in hypotheses:
-        per_marker = _per_marker_rms(problem, hyp.R, hyp.t)
+        per_marker = prior_rms if hyp is prior else _per_marker_rms(problem, hyp.R, hyp.t)
         inliers = per_marker <= config.consensus_gate_px
         inlier_masks.append(inliers)
         keys.append((int(inliers.sum()),
