@@ -177,9 +177,7 @@ class MarkerDetector:
             corners, ids = self._detect_half_resolution(gray, rate)
         else:
             corners, ids, _ = self._detector(rate).detectMarkers(gray)
-        found = self._filter(corners, ids, offset, used_roi=roi is not None)
-        found.half_resolution = half
-        return found
+        return self._filter(corners, ids, offset, used_roi=roi is not None, half_resolution=half)
 
     def _detect_half_resolution(self, gray, rate):
         """
@@ -205,10 +203,10 @@ class MarkerDetector:
         cv2.cornerSubPix(gray, points, (window, window), (-1, -1), _SUBPIX_CRITERIA)
         return points.reshape(-1, 4, 2), ids
 
-    def _filter(self, corners, ids, offset, used_roi):
+    def _filter(self, corners, ids, offset, used_roi, half_resolution=False):
         if ids is None or len(ids) == 0:
             return Detections(ids=np.zeros(0, dtype=int), corners=np.zeros((0, 4, 2)),
-                              used_roi=used_roi)
+                              used_roi=used_roi, half_resolution=half_resolution)
         ids = np.asarray(ids, dtype=int).ravel()
         corners = np.asarray(corners, dtype=float).reshape(-1, 4, 2) + offset
         unknown = sorted(int(i) for i in ids if int(i) not in self.known_ids)
@@ -216,4 +214,5 @@ class MarkerDetector:
         duplicates = sorted(int(v) for v, c in zip(values, counts) if c > 1)
         keep = np.array([int(i) in self.known_ids and int(i) not in duplicates for i in ids])
         return Detections(ids=ids[keep], corners=corners[keep], unknown_ids=unknown,
-                          duplicate_ids=duplicates, used_roi=used_roi)
+                          duplicate_ids=duplicates, used_roi=used_roi,
+                          half_resolution=half_resolution)
