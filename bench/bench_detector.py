@@ -34,14 +34,14 @@ os.environ.setdefault('MUJOCO_GL', 'egl')
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import cv2  # noqa: E402
-from inhand.transforms import quat_multiply, quat_to_matrix, random_quat  # noqa: E402
+from inhand.transforms import quat_to_matrix  # noqa: E402
 import numpy as np  # noqa: E402
 from sim_bridge.simulator import HandSim  # noqa: E402
 from vision_pose.estimator import ArucoCubeEstimator, CameraFrame, FrameSet  # noqa: E402
 from vision_pose.fusion import rotation_log  # noqa: E402
 from vision_pose.marker_detector import DetectorConfig  # noqa: E402
 from vision_pose.marker_layout import load_cube_layout  # noqa: E402
-from vision_pose.synthetic import camera_models_from_sim  # noqa: E402
+from vision_pose.synthetic import camera_models_from_sim, turning_cube  # noqa: E402
 
 RIGS = {'200x200': 'cameras/dactyl_rig.yaml', '640x480': 'cameras/dactyl_rig_vga.yaml'}
 SETTINGS = {
@@ -63,17 +63,10 @@ def sequences(sim, cameras, speed, seeds=(7, 8, 9), frames=40):
     """Yield (stamp, images, (position, quat)) of seeded turning-cube sequences."""
     rest, _ = sim.cube_pose()
     for seed in seeds:
-        rng = np.random.default_rng(seed)
-        axis = rng.normal(size=3)
-        axis /= np.linalg.norm(axis)
-        start = random_quat(rng)
-        for k in range(frames):
-            stamp = seed * 100.0 + k / 15.0
-            angle = speed * k / 15.0
-            turn = np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * axis])
-            sim.set_cube_pose(rest + [0.0, 0.0, 0.01 + 0.005 * np.sin(k / 15.0)],
-                              quat_multiply(turn, start))
-            yield stamp, [sim.render(c.name) for c in cameras], sim.cube_pose()
+        for time_s, position, quat in turning_cube(rest, np.random.default_rng(seed), speed,
+                                                   frames):
+            sim.set_cube_pose(position, quat)
+            yield seed * 100.0 + time_s, [sim.render(c.name) for c in cameras], sim.cube_pose()
 
 
 def run(layout, cameras, recorded, detector):

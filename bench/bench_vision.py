@@ -69,7 +69,7 @@ from vision_pose.estimator import (ArucoCubeEstimator, ArucoEstimatorConfig,  # 
                                    CameraFrame, FrameSet)
 from vision_pose.fusion import rotation_log  # noqa: E402
 from vision_pose.marker_layout import load_cube_layout  # noqa: E402
-from vision_pose.synthetic import camera_models_from_sim  # noqa: E402
+from vision_pose.synthetic import camera_models_from_sim, turning_cube  # noqa: E402
 
 CHI2_6DOF_99 = 16.81
 SMALL_RIG = 'cameras/dactyl_rig.yaml'        # the sim's default rig: 200x200
@@ -242,16 +242,10 @@ def latency(sim, cameras, layout, frames, use_roi, seed, repeats=3):
     rng = np.random.default_rng(seed)
     sim.reset()
     rest, _ = sim.cube_pose()
-    axis = rng.normal(size=3)
-    axis /= np.linalg.norm(axis)
-    start = random_quat(rng)
     times = []
-    for k in range(frames):
-        stamp = k / 15.0
-        angle = 1.5 * stamp            # rad: a brisk in-hand rotation (86 deg/s)
-        turn = np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * axis])
-        sim.set_cube_pose(rest + [0.0, 0.0, 0.01 + 0.005 * np.sin(stamp)],
-                          quat_multiply(turn, start))
+    # 1.5 rad/s: a brisk in-hand rotation (86 deg/s).
+    for stamp, position, quat in turning_cube(rest, rng, 1.5, frames):
+        sim.set_cube_pose(position, quat)
         images = [sim.render(c.name) for c in cameras]
         frame_set = FrameSet(stamp=stamp, frames=tuple(
             CameraFrame(camera=c, image=im, stamp=stamp) for c, im in zip(cameras, images)))

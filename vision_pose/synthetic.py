@@ -13,11 +13,12 @@
 # limitations under the License.
 
 """
-Synthetic inputs for tests and benchmarks: camera models of the sim rig, ideal marker sightings.
+Synthetic inputs for tests and benchmarks: sim rig cameras, ideal sightings, a turning cube.
 
 Ideal sightings are the exact pinhole projections of the visible markers' corners (plus optional
 Gaussian pixel noise): they exercise the fusion maths against a known truth without any image.
 """
+from inhand.transforms import quat_multiply, random_quat
 import numpy as np
 from vision_pose.camera_model import CameraModel, Extrinsics, intrinsics_from_matrix
 from vision_pose.fusion import Sighting, View
@@ -71,3 +72,22 @@ def ideal_sightings(layout, cameras, R, t, noise_px=0.0, rng=None, min_cos=0.15,
                                       object_points=corners, pixels=pixels))
             normals.append(layout.normal_of(marker_id))
     return views, sightings, normals
+
+
+def turning_cube(rest, rng, rate, frames, fps=15.0):
+    """
+    Yield (time s, position, wxyz quaternion) of a cube turning in the palm, frame by frame.
+
+    From a random orientation, about a random axis (both drawn from rng, axis first) at `rate`
+    rad/s, bobbing 5 mm about 10 mm above its resting position `rest`: the benchmarks' moving
+    cube, the same for a seed in every one of them.
+    """
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    start = random_quat(rng)
+    for k in range(frames):
+        time = k / fps
+        angle = rate * time
+        turn = np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * axis])
+        yield (time, rest + [0.0, 0.0, 0.01 + 0.005 * np.sin(time)],
+               quat_multiply(turn, start))
