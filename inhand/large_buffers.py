@@ -19,9 +19,10 @@ Every image a node takes from DDS is copied three times on its way to Python (in
 message, into a bytes object, into the message's array), and each copy allocates a buffer of
 the image's size. glibc's malloc serves blocks above its mmap threshold (128 kB to start with,
 so a 640x480 RGB image) with fresh memory maps, or trims the heap it just grew back to the
-kernel; either way every page of every new buffer faults on first touch. At 3 x 640x480 that
-cost the executor 1.3-1.7 ms per image before the image's callback could start
-(docs/vision.md, Latency). Raising the mmap and trim thresholds lets freed buffers be reused.
+kernel; either way every page of every new buffer faults on first touch. With three 640x480
+images arriving together, the last one's callback started about 5 ms after its reception
+instead of under 1 ms (bench/bench_image_transport.py, docs/vision.md). Raising the mmap and
+trim thresholds lets freed buffers be reused.
 
 The cost is resident memory: up to `trim` bytes of freed heap stay with each malloc arena.
 """

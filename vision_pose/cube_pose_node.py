@@ -165,8 +165,9 @@ class CubePoseNode(Node):
         keep_buffers = declare(
             self, 'keep_image_buffers', True,
             'Let malloc reuse image-sized buffers instead of mapping fresh pages for each '
-            'message (glibc; inhand.large_buffers). At 640x480 the executor spent 1.3-1.7 ms '
-            'less per image before its callback.')
+            'message (glibc; inhand.large_buffers). Three 640x480 images arriving together: the '
+            "last one's callback starts under 1 ms after its reception instead of about 5 ms "
+            '(bench/bench_image_transport.py).')
         threads = declare(self, 'opencv_threads', 1,
                           'Threads OpenCV may use (0: its default, one per core). One keeps '
                           'the latency steady when the cores are shared with the simulator.')
