@@ -18,6 +18,7 @@ The `inhand` command: the graph and tools for checkouts without ROS' own command
     inhand launch bringup sim:=true [hand:=shadow] [--duration 30]
     inhand graph bringup sim:=true          # print the nodes, parameters and remappings
     inhand demo [--duration 40]             # bounded run on the simulator with a summary
+    inhand evaluate --policy SPEC --episodes N [--task yaw|reorient] [pose_source:=vision]
 """
 import argparse
 import sys
@@ -78,6 +79,11 @@ def cmd_markers(options) -> int:
     return 0
 
 
+def cmd_evaluate(options) -> int:
+    from inhand import evaluate
+    return evaluate.main(options.rest)
+
+
 def cmd_demo(options) -> int:
     from inhand import demo
     return demo.main(options.arguments + ['--duration', str(options.duration)])
@@ -101,12 +107,22 @@ def main(argv=None) -> int:
     demo.add_argument('arguments', nargs='*', help='launch arguments name:=value')
     demo.add_argument('--duration', type=float, default=40.0)
     demo.set_defaults(func=cmd_demo)
+    evaluate = sub.add_parser('evaluate', add_help=False,
+                              help='N episodes of a policy through the graph, with a summary '
+                                   '(inhand evaluate --help)')
+    evaluate.add_argument('rest', nargs=argparse.REMAINDER)
+    evaluate.set_defaults(func=cmd_evaluate)
     markers = sub.add_parser('markers', help='write the printable marker sheet of the cube')
     markers.add_argument('--out', default='cube_markers.png', help='output image path')
     markers.add_argument('--cube', default='cube/aruco_cube.yaml', help='cube marker config')
     markers.add_argument('--dpi', type=int, default=300)
     markers.set_defaults(func=cmd_markers)
-    options = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['evaluate']:
+        # Its options are its own (inhand evaluate --help): hand them over unparsed.
+        options = argparse.Namespace(func=cmd_evaluate, rest=argv[1:])
+    else:
+        options = parser.parse_args(argv)
     try:
         return options.func(options)
     except graph.GraphError as exc:

@@ -71,6 +71,8 @@ class Monitor:
         self.first_clock = self.last_clock = None
         self.first_wall = self.last_wall = None
         self.diagnostics = {}
+        self.latest_values = {}        # status name -> its last values {key: text}
+        self.limiter_modes = collections.Counter()   # the limiter's state per diagnostics
         self.estimator_values = {}     # the cube_pose estimator's last diagnostics values
         self.truth = collections.OrderedDict()    # stamp -> (position, quat) of /cube/pose_gt
         self.estimates = collections.deque(maxlen=5000)   # (stamp, position, quat)
@@ -141,8 +143,12 @@ class Monitor:
     def _on_diagnostics(self, msg):
         with self.lock:
             for status in msg.status:
+                values = {kv.key: kv.value for kv in status.values}
+                self.latest_values[status.name] = values
                 if status.name == 'cube_pose: estimator':
-                    self.estimator_values = {kv.key: kv.value for kv in status.values}
+                    self.estimator_values = values
+                if status.name == 'safety_limiter: state':
+                    self.limiter_modes[values.get('mode', '?')] += 1
                 level = status.level[0] if isinstance(status.level, bytes) else status.level
                 worst = self.diagnostics.get(status.name, (-1, ''))
                 if level >= worst[0]:

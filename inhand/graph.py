@@ -21,6 +21,7 @@ bringup() returns into processes, so the two cannot drift: same nodes, same name
 parameter files and overrides, same remappings. This module is plain Python (no launch or rclpy
 imports) so both sides and the tests can use it.
 """
+import dataclasses
 from dataclasses import dataclass, field
 import math
 
@@ -68,7 +69,9 @@ ARGUMENTS = (
              'idle on the real hand (start it with the ~/run service).',
              ('', 'idle', 'home', 'run')),
     Argument('goal_mode', 'sequence',
-             'Goals: sequence (seeded, reproducible) or random.', ('sequence', 'random')),
+             'Goals: sequence or reorient (arbitrary, seeded, reproducible), random, or yaw '
+             '(90 degree turns about the vertical, the cube face-up).',
+             ('sequence', 'reorient', 'random', 'yaw')),
     Argument('scene', 'sim/scene.yaml',
              'Rig description: the hand mount in world (sim and kinematics) and the cube.'),
     Argument('results_file', '~/.ros/inhand/episodes.jsonl',
@@ -174,6 +177,11 @@ def bringup(args: dict) -> list:
                         initial_mode=args['policy_mode']),
         remappings=cube_remap))
     return nodes
+
+
+def with_parameters(spec: NodeSpec, **parameters) -> NodeSpec:
+    """Return a copy of a node spec with these parameters added (or replaced)."""
+    return dataclasses.replace(spec, parameters={**spec.parameters, **parameters})
 
 
 def parse_cli_arguments(tokens) -> dict:

@@ -116,6 +116,18 @@ class Launcher:
             self.nodes.append(NodeProcess(spec, command, self.env, self.output))
             self.log(f'started {spec.name} (pid {self.nodes[-1].process.pid})')
 
+    def check(self) -> bool:
+        """Report nodes that exited; return whether the graph is stopping (request or death)."""
+        for node in self.nodes:
+            code = node.poll()
+            if code is not None and not getattr(node, 'reported', False):
+                node.reported = True
+                self.log(f'{node.spec.name} exited with code {code}')
+                if node.spec.required:
+                    self.failed = node
+                    self._stop.set()
+        return self._stop.is_set()
+
     def wait(self, duration=None, shutdown=True):
         """
         Block until a stop request, the duration, or a required node's death.
@@ -124,15 +136,7 @@ class Launcher:
         and leave the nodes running (the caller inspects them, then calls shutdown()).
         """
         deadline = None if duration is None else time.monotonic() + duration
-        while not self._stop.is_set():
-            for node in self.nodes:
-                code = node.poll()
-                if code is not None and not getattr(node, 'reported', False):
-                    node.reported = True
-                    self.log(f'{node.spec.name} exited with code {code}')
-                    if node.spec.required:
-                        self.failed = node
-                        self._stop.set()
+        while not self.check():
             if deadline is not None and time.monotonic() >= deadline:
                 self.log(f'duration of {duration:g} s reached')
                 break

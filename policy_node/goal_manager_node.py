@@ -62,11 +62,15 @@ class GoalManagerNode(Node):
         scene = declare(self, 'scene', 'sim/scene.yaml',
                         'Scene config: the hand mount (for the palm) and the drop threshold.')
         mode = declare(self, 'goal_mode', 'sequence',
-                       'sequence: goals from (seed, episode), the same every run; random: one '
-                       'generator seeded with seed (-1: from the OS).')
+                       'sequence (or reorient): arbitrary goals from (seed, episode), the same '
+                       'every run; random: one generator seeded with seed (-1: from the OS); '
+                       'yaw: each goal turned by yaw_step about the vertical from the last.')
         seed = declare(self, 'seed', 0, 'Seed of the goal generator.')
         min_angle = declare(self, 'min_goal_angle', math.pi / 2,
                             'Each goal is at least this far from the previous one [rad].')
+        yaw_step = declare(self, 'yaw_step', math.pi / 2,
+                           'goal_mode yaw: turn from one goal to the next about world z [rad]; '
+                           'negative turns clockwise seen from above.')
         drop_below_palm = declare(self, 'drop_below_palm', 0.0,
                                   'The cube counts as dropped this far below the palm [m]; '
                                   '0 takes drop.below_palm of the scene config.')
@@ -103,7 +107,8 @@ class GoalManagerNode(Node):
                                        'long [s].'),
                 drop_below_palm=drop_below_palm if drop_below_palm > 0
                 else scene_config.drop_below_palm)
-            self.sampler = GoalSampler(mode, None if seed < 0 else seed, min_angle)
+            self.sampler = GoalSampler(mode, None if seed < 0 else seed, min_angle,
+                                       yaw_step)
         except ValueError as exc:
             raise ConfigError(f'goal_manager: {exc}') from exc
         if check_rate <= 0 or self.restart_delay < 0:

@@ -17,8 +17,11 @@ Goals and success metrics for cube reorientation, without ROS.
 
 GoalSampler draws goal orientations at least min_angle (90 degrees by default, as Playground)
 from the previous goal (the first one from the cube's measured orientation at the start),
-either from one generator (random) or reseeded per episode (sequence: episode k from the same
-start always gets the same goals, for reproducible evaluation). Episode tracks one
+either from one generator (random) or reseeded per episode (sequence, and its task name
+reorient: episode k from the same start always gets the same goals, for reproducible
+evaluation). The yaw task turns each goal by yaw_step (90 degrees) about the world's vertical
+axis from the previous one, so a cube that starts face-up stays face-up: the in-hand rotation
+benchmark, the first task a policy learns. Episode tracks one
 episode: a goal counts as reached when the rotation to it stays below success_threshold (0.4
 rad, as Dactyl and DeXtreme evaluate) for hold_s, then the next goal follows; the episode ends
 on a drop (cube centre more than drop_below_palm under the palm), when the pose is lost for
@@ -30,11 +33,13 @@ import json
 import math
 import pathlib
 
-from inhand.transforms import quat_normalize, random_quat, rotation_between
+from inhand.transforms import (axis_angle_to_quat, quat_multiply, quat_normalize, random_quat,
+                               rotation_between)
 import numpy as np
 
 IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
 END_REASONS = ('drop', 'pose_lost', 'goal_timeout', 'max_successes', 'stopped')
+GOAL_MODES = ('sequence', 'random', 'reorient', 'yaw')
 
 
 def quat_problem(quat, tolerance: float = 0.1) -> str:
@@ -64,18 +69,27 @@ def checked_quat(quat, what: str) -> np.ndarray:
 
 
 class GoalSampler:
-    """Goal orientations (wxyz) at least min_angle from the previous one."""
+    """
+    Goal orientations (wxyz), each at least min_angle from the previous one.
 
-    def __init__(self, mode='random', seed=None, min_angle=math.pi / 2):
-        if mode not in ('random', 'sequence'):
-            raise ValueError(f'goal mode must be random or sequence, got {mode!r}')
-        if mode == 'sequence' and seed is None:
-            raise ValueError('a goal sequence needs a seed')
+    Modes: random (one generator for the whole run), sequence or reorient (reseeded from
+    (seed, episode): the same goals for the same start), yaw (each goal the previous one turned
+    by yaw_step about world z; no randomness).
+    """
+
+    def __init__(self, mode='random', seed=None, min_angle=math.pi / 2, yaw_step=math.pi / 2):
+        if mode not in GOAL_MODES:
+            raise ValueError(f'goal mode must be one of {", ".join(GOAL_MODES)}, got {mode!r}')
+        if mode in ('sequence', 'reorient') and seed is None:
+            raise ValueError(f'goal mode {mode} needs a seed')
         if not 0.0 <= min_angle < math.pi:
             raise ValueError(f'min_angle must be in [0, pi), got {min_angle}')
+        if not (math.isfinite(yaw_step) and 0.0 < abs(yaw_step) <= math.pi):
+            raise ValueError(f'yaw_step must be in [-pi, pi] and not 0, got {yaw_step}')
         self.mode = mode
         self.seed = seed
         self.min_angle = min_angle
+        self.yaw_turn = axis_angle_to_quat([0.0, 0.0, 1.0], yaw_step)
         self.rng = np.random.default_rng(seed)
         self.previous = IDENTITY
 
@@ -85,13 +99,16 @@ class GoalSampler:
 
         start is the cube's measured orientation at the episode start (a reset may leave it in
         any face-aligned orientation); None means the nominal orientation (identity). In
-        sequence mode the goals depend only on (seed, episode, start).
+        sequence, reorient and yaw modes the goals depend only on (seed, episode, start).
         """
-        if self.mode == 'sequence':
+        if self.mode in ('sequence', 'reorient'):
             self.rng = np.random.default_rng([self.seed, episode])
         self.previous = IDENTITY if start is None else checked_quat(start, 'start orientation')
 
     def next_goal(self) -> np.ndarray:
+        if self.mode == 'yaw':
+            self.previous = quat_normalize(quat_multiply(self.yaw_turn, self.previous))
+            return self.previous
         for _ in range(10000):
             # Uniform rotations fall within 90 degrees of a given one with probability
             # (pi/2 - 1)/pi = 0.18, so rejection sampling ends after a few draws.

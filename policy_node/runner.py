@@ -27,20 +27,21 @@ from policy_node.onnx_policy import OnnxPolicy
 from policy_node.spec import PolicySpec, resolve_spec_and_model
 
 
-class PolicyRunner:
-    """Observation -> ONNX inference -> joint targets, with the episode state in between."""
+class PolicyStepper:
+    """
+    Everything of a control step but the network: observation in, decoded targets out.
 
-    def __init__(self, spec: PolicySpec, model_path, profile, kinematics=None, threads=1,
-                 scene_config=None):
-        """Check spec, model and hand against each other; FK per kinematics or scene_config."""
+    The runner wraps one around its ONNX model; the trainer (training/) drives one per
+    simulated environment with its torch network, so both build observations and turn actions
+    into targets with the same code.
+    """
+
+    def __init__(self, spec: PolicySpec, profile, kinematics=None, scene_config=None):
+        """Check spec and hand against each other; FK per kinematics or scene_config."""
         self.spec = spec
-        self.model_path = model_path
         self.profile = profile
         self.builder = ObservationBuilder(spec, profile, kinematics, scene_config)
         self.actions = ActionProcessor(spec, profile)
-        self.policy = OnnxPolicy(model_path, spec.model, self.builder.size,
-                                 self.actions.output_size, threads)
-        self.policy.warm_up()
         self.joint_names = self.actions.joint_names
         self.joint_indices = self.actions.profile_indices
         self.last_target = None
@@ -63,30 +64,58 @@ class PolicyRunner:
     def start(self, initial_target) -> None:
         """Begin an episode from these targets (action joints, e.g. the measured pose)."""
         self.builder.reset()
-        self.policy.reset()
         self.actions.reset()
         self.last_action = np.zeros(len(self.joint_names))
         self.last_target = self.actions.clip_to_limits(np.asarray(initial_target, dtype=float))
         self.steps = 0
 
-    def step(self, joint_positions, joint_velocities, cube_position=None, cube_quat=None,
-             goal_quat=None) -> np.ndarray:
-        """Return the next targets of the action joints (spec order, radians)."""
+    def observe(self, joint_positions, joint_velocities, cube_position=None, cube_quat=None,
+                goal_quat=None) -> np.ndarray:
+        """Return the observation (float32) for the newest measurements."""
         if self.last_target is None:
-            raise RuntimeError('PolicyRunner.step() before start()')
+            raise RuntimeError('step before start()')
+        self._joint_positions = np.asarray(joint_positions, dtype=float)
         inputs = ObservationInputs(
-            joint_positions=np.asarray(joint_positions, dtype=float),
+            joint_positions=self._joint_positions,
             joint_velocities=np.asarray(joint_velocities, dtype=float),
             last_target=self.last_target, last_action=self.last_action, step=self.steps,
             cube_position=cube_position, cube_quat=cube_quat, goal_quat=goal_quat)
-        observation = self.builder.build(inputs)
-        action = self.actions.decode(self.policy.run(observation))
-        target = self.actions.targets(action, self.last_target, inputs.joint_positions)
-        self.last_observation = observation
+        self.last_observation = self.builder.build(inputs)
+        return self.last_observation
+
+    def act(self, network_output) -> np.ndarray:
+        """Decode the network's output for the last observation; return the new targets."""
+        action = self.actions.decode(network_output)
+        target = self.actions.targets(action, self.last_target, self._joint_positions)
         self.last_action = action
         self.last_target = target
         self.steps += 1
         return target
+
+
+class PolicyRunner(PolicyStepper):
+    """Observation -> ONNX inference -> joint targets, with the episode state in between."""
+
+    def __init__(self, spec: PolicySpec, model_path, profile, kinematics=None, threads=1,
+                 scene_config=None):
+        """Check spec, model and hand against each other; FK per kinematics or scene_config."""
+        super().__init__(spec, profile, kinematics, scene_config)
+        self.model_path = model_path
+        self.policy = OnnxPolicy(model_path, spec.model, self.builder.size,
+                                 self.actions.output_size, threads)
+        self.policy.warm_up()
+
+    def start(self, initial_target) -> None:
+        """Begin an episode from these targets (action joints, e.g. the measured pose)."""
+        super().start(initial_target)
+        self.policy.reset()
+
+    def step(self, joint_positions, joint_velocities, cube_position=None, cube_quat=None,
+             goal_quat=None) -> np.ndarray:
+        """Return the next targets of the action joints (spec order, radians)."""
+        observation = self.observe(joint_positions, joint_velocities, cube_position,
+                                   cube_quat, goal_quat)
+        return self.act(self.policy.run(observation))
 
 
 def load_runner(profile, spec_name='', model_name='', kinematics=None, threads=1,

@@ -21,7 +21,7 @@ if ((${#missing[@]})); then
 fi
 
 # 2. The venv. The ROS wheels exist for CPython 3.10-3.12 only.
-want=$(cat requirements.txt setup.py scripts/setup.sh scripts/build_ros_msgs.sh \
+want=$(cat requirements.txt requirements-training.txt setup.py scripts/setup.sh scripts/build_ros_msgs.sh \
   third_party/tf2_msgs/CMakeLists.txt third_party/tf2_msgs/package.xml \
   third_party/tf2_msgs/msg/*.msg | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
@@ -38,6 +38,11 @@ done
 [ -x "$VENV/bin/python" ] || { say "creating .venv with $PY"; "$PY" -m venv "$VENV"; }
 say "installing pinned packages (requirements.txt)"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 \
+  | grep -v "^WARNING: Location" || true
+# Training extras (torch CPU wheel, rsl-rl-lib, Ray): only training/ and its tests import them;
+# the nodes never do (test_training_extras_stay_out_of_the_runtime checks it).
+say "installing training packages (requirements-training.txt)"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-training.txt 2>&1 \
   | grep -v "^WARNING: Location" || true
 "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
 

@@ -20,8 +20,8 @@ import subprocess
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SOURCES = ['inhand', 'sim_bridge', 'hand_control', 'policy_node', 'vision_pose', 'launch',
-           'test', 'bench', 'scripts', 'setup.py']
+SOURCES = ['inhand', 'sim_bridge', 'hand_control', 'policy_node', 'vision_pose', 'training',
+           'launch', 'test', 'bench', 'scripts', 'setup.py']
 HEADER = (ROOT / 'scripts' / 'copyright_header.txt').read_text()
 
 

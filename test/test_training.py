@@ -1,0 +1,249 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Training: config, environment, smoke run with resume, export and runner parity."""
+import json
+import math
+import pathlib
+import subprocess
+import sys
+
+from inhand.config import ConfigError
+from inhand.paths import config_path
+import numpy as np
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def small_config(tmp_path, task='yaw', **ppo) -> pathlib.Path:
+    """Write the shipped config with a tiny batch and network (same physics, limiter, spec)."""
+    data = yaml.safe_load(config_path(f'training/{task}.yaml').read_text())
+    data['envs'] = 3
+    data['episode_seconds'] = 1.0
+    data['ppo'].update(steps_per_env=6, actor_hidden=[32, 32], critic_hidden=[32, 32],
+                       minibatches=2, epochs=2, **ppo)
+    path = tmp_path / f'{task}_small.yaml'
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_config_refuses_an_unknown_key_and_names_the_nearest(tmp_path):
+    from training.config import load_train_config
+    data = yaml.safe_load(config_path('training/yaw.yaml').read_text())
+    data['reward']['rotation_progres'] = 1.0
+    path = tmp_path / 'typo.yaml'
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r'rotation_progres.*did you mean rotation_progress'):
+        load_train_config(path)
+
+
+def test_config_refuses_a_bad_task_and_delay(tmp_path):
+    from training.config import load_train_config
+    data = yaml.safe_load(config_path('training/yaw.yaml').read_text())
+    path = tmp_path / 'bad.yaml'
+    path.write_text(yaml.safe_dump(dict(data, task='spin')))
+    with pytest.raises(ConfigError, match='task'):
+        load_train_config(path)
+    data['randomization']['action_delay_steps'] = [1, 0]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match='action_delay_steps'):
+        load_train_config(path)
+
+
+def test_both_shipped_configs_load():
+    from training.config import load_train_config
+    assert load_train_config('training/yaw.yaml').task == 'yaw'
+    assert load_train_config('training/reorient.yaml').task == 'reorient'
+
+
+def test_limiter_from_the_parameter_file_matches_the_node_defaults():
+    from hand_control.hand_profile import load_hand_profile
+    from hand_control.limiter_params import build_limiter
+    profile = load_hand_profile('shadow')
+    limiter = build_limiter(profile)
+    params = yaml.safe_load(config_path('safety_limiter.yaml').read_text())
+    params = params['safety_limiter']['ros__parameters']
+    assert limiter.config.max_tracking_error == params['max_tracking_error']
+    assert limiter.config.wear.max_reversal_rate == params['wear']['max_reversal_rate']
+    wrist = list(profile.actuated_joint_names).index('rh_WRJ1')
+    assert limiter.max_velocity[wrist] == 1.0     # the profile's wrist override
+
+
+def test_environment_steps_and_rewards_turning_toward_the_goal():
+    from training.config import load_train_config
+    from training.env import batch_rotation_angle, HandCubeEnvs
+    envs = HandCubeEnvs(load_train_config('training/yaw.yaml'), num_envs=2, seed=3,
+                        threads=2)
+    try:
+        assert envs.obs.shape == (2, envs.obs_size) and np.all(np.isfinite(envs.obs))
+        assert envs.privileged.shape == (2, envs.obs_size + 14)
+        # yaw goals are a quarter turn about the vertical from the start orientation
+        _, quat = envs.sims[0].cube_pose()
+        assert batch_rotation_angle(quat[None], envs.goal[:1])[0] == pytest.approx(
+            math.pi / 2, abs=0.05)
+        # teleporting the cube onto its goal scores the rotation progress and a success
+        position, _ = envs.sims[0].cube_pose()
+        before = envs.distance[0]
+        envs.sims[0].set_cube_pose(position, envs.goal[0])
+        _, _, reward, done, _ = envs.step(np.zeros((2, envs.num_actions)))
+        assert envs.successes[0] == 1 and not done[0]
+        w = envs.config.reward
+        assert reward[0] > w.success + w.rotation_progress * (before - 0.4)
+        assert reward[1] < reward[0]
+        with pytest.raises(ValueError, match='non-finite'):
+            envs.step(np.full((2, envs.num_actions), np.nan))
+    finally:
+        envs.close()
+
+
+def test_a_dropped_cube_ends_the_episode_with_the_drop_penalty():
+    from training.config import load_train_config
+    from training.env import HandCubeEnvs
+    envs = HandCubeEnvs(load_train_config('training/yaw.yaml'), num_envs=1, seed=0,
+                        threads=1)
+    try:
+        envs.sims[0].set_cube_pose([0.0, 0.0, 0.05], [1.0, 0.0, 0.0, 0.0])
+        _, _, reward, done, timeout = envs.step(np.zeros((1, envs.num_actions)))
+        assert done[0] and not timeout[0]
+        assert reward[0] <= envs.config.reward.drop
+        assert envs.pop_finished() == [{'successes': 0, 'reason': 'drop', 'steps': 1,
+                                        'time_to_goal_s': []}]
+        position, _ = envs.sims[0].cube_pose()
+        assert position[2] > 0.2          # reset: back in the palm
+    finally:
+        envs.close()
+
+
+def test_worker_processes_give_the_same_interface():
+    from training.config import load_train_config
+    from training.workers import ProcessEnvs, split
+    assert split(5, 2) == [3, 2]
+    with pytest.raises(ValueError):
+        split(1, 2)
+    envs = ProcessEnvs(load_train_config('training/yaw.yaml'), num_envs=3, workers=2)
+    try:
+        obs, privileged, reward, done, timeout = envs.step(np.zeros((3, envs.num_actions)))
+        assert obs.shape == (3, envs.obs_size) and privileged.shape[0] == 3
+        assert reward.shape == done.shape == timeout.shape == (3,)
+    finally:
+        envs.close()
+
+
+def _train(*args, timeout=600):
+    return subprocess.run([sys.executable, '-m', 'training.train', '--quiet', '--threads', '1',
+                           *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_training_smoke_run_writes_checkpoint_curves_and_resumes(tmp_path):
+    run = tmp_path / 'run'
+    first = _train('--config', str(small_config(tmp_path)), '--run', str(run),
+                   '--iterations', '2', '--save-every', '1')
+    assert first.returncode == 0, first.stderr[-3000:]
+    rows = (run / 'progress.csv').read_text().splitlines()
+    assert len(rows) == 3
+    header = rows[0].split(',')
+    for row in rows[1:]:
+        values = dict(zip(header, row.split(',')))
+        assert math.isfinite(float(values['value_loss']))
+        assert math.isfinite(float(values['surrogate_loss']))
+    assert (run / 'checkpoints' / 'latest.pt').exists()
+    assert (run / 'curves.png').stat().st_size > 10000
+    second = _train('--run', str(run), '--iterations', '1')
+    assert second.returncode == 0, second.stderr[-3000:]
+    record = json.loads((run / 'record.json').read_text())
+    assert [(i['start_iteration'], i['end_iteration']) for i in record['invocations']] \
+        == [(0, 1), (2, 2)]
+    assert record['invocations'][1]['env_steps_total'] == 3 * 3 * 6
+    assert len((run / 'progress.csv').read_text().splitlines()) == 4
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    """Train a tiny policy for one iteration and export it to ONNX."""
+    tmp_path = tmp_path_factory.mktemp('export')
+    run = tmp_path / 'run'
+    result = _train('--config', str(small_config(tmp_path)), '--run', str(run),
+                    '--iterations', '1')
+    assert result.returncode == 0, result.stderr[-3000:]
+    from training.export import export
+    model = tmp_path / 'policy.onnx'
+    difference = export(run / 'checkpoints' / 'latest.pt', model)
+    return run / 'checkpoints' / 'latest.pt', model, difference
+
+
+@pytest.mark.slow
+def test_onnx_export_equals_the_torch_policy(exported):
+    from training.export import deterministic_actions, load_actor
+    checkpoint, model, difference = exported
+    assert difference < 1e-5
+    import onnxruntime
+    actor, state = load_actor(checkpoint)
+    session = onnxruntime.InferenceSession(str(model), providers=['CPUExecutionProvider'])
+    obs = np.random.default_rng(1).normal(size=(1, state['obs_size'])).astype(np.float32) * 3
+    np.testing.assert_allclose(session.run(None, {'obs': obs})[0],
+                               deterministic_actions(actor, obs), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_runner_observes_and_acts_as_the_trainer_on_the_same_states(exported):
+    """Replay the trainer env's states through policy_runner's own runner: same obs, targets."""
+    from hand_control.hand_profile import load_hand_profile
+    from policy_node.runner import load_runner
+    from training.config import load_train_config
+    from training.env import HandCubeEnvs
+    _, model, _ = exported
+    runner = load_runner(load_hand_profile('shadow'), '', str(model))
+    envs = HandCubeEnvs(load_train_config('training/yaw.yaml'), num_envs=1, seed=5,
+                        threads=1, randomize=False)
+    try:
+        stepper = envs.steppers[0]
+        runner.start(stepper.last_target)
+        for _ in range(15):
+            sim = envs.sims[0]
+            q, qd, _ = sim.joint_state()
+            position, quat = sim.cube_pose()
+            target = runner.step(q, qd, position, quat, envs.goal[0])
+            np.testing.assert_allclose(runner.last_observation, envs.obs[0], atol=1e-6)
+            action = runner.policy.run(envs.obs[0])
+            envs.step(action[None])
+            np.testing.assert_allclose(stepper.last_target, target, atol=1e-9)
+    finally:
+        envs.close()
+
+
+@pytest.mark.slow
+def test_trainer_env_evaluation_plays_one_episode_per_environment(exported):
+    from training.evaluate_sim import evaluate
+    _, model, _ = exported
+    result = evaluate('', 'yaw', episodes=2, seed=0, model=str(model), goal_timeout_s=1.0)
+    assert result['episodes'] == 2 and len(result['records']) == 2
+    assert all(r['reason'] in ('goal_timeout', 'drop', 'max_successes')
+               for r in result['records'])
+    assert sum(result['successes_histogram'].values()) == 2
+
+
+def test_training_extras_stay_out_of_the_runtime():
+    code = ('import sys\n'
+            'import hand_control.safety_limiter_node, policy_node.policy_runner_node\n'
+            'import policy_node.goal_manager_node, sim_bridge.node, vision_pose.cube_pose_node\n'
+            'import inhand.cli, inhand.evaluate, training.env, training.evaluate_sim\n'
+            'print(sorted(m for m in ("torch", "ray", "rsl_rl", "tensordict") '
+            'if m in sys.modules))\n')
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[]'

@@ -1,0 +1,124 @@
+# Copyright 2026 The inhand Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Evaluate a deployed policy (spec + ONNX) in the trainer's environment, without ROS.
+
+    python -m training.evaluate_sim --policy policies/inhand_yaw.yaml --task yaw --episodes 20
+
+The same episodes as `inhand evaluate` judges through the graph (goal mode of the task,
+success within 0.4 rad, 50 consecutive successes at most, a drop or a goal not reached in
+goal_timeout ends the episode), with the same ONNX model run by policy_node's OnnxPolicy and
+the same limiter, but with no middleware between the parts: the difference between the two is
+what the graph costs. Each of the N environments plays exactly one episode (taking the first N
+episodes to end would favour short ones). Needs no torch.
+"""
+import argparse
+import json
+import sys
+
+import numpy as np
+
+DEFAULT_GOAL_TIMEOUT = 20.0
+
+
+def load_policy(spec_name, model_name='', hand='shadow'):
+    """(spec, model path, OnnxPolicy) as policy_runner resolves them for this hand."""
+    from hand_control.hand_profile import load_hand_profile
+    from policy_node.onnx_policy import OnnxPolicy
+    from policy_node.runner import PolicyStepper
+    from policy_node.spec import resolve_spec_and_model
+    spec, model_path = resolve_spec_and_model(spec_name, model_name)
+    stepper = PolicyStepper(spec, load_hand_profile(hand))
+    policy = OnnxPolicy(model_path, spec.model, stepper.builder.size,
+                        stepper.actions.output_size, 1)
+    return spec, model_path, policy
+
+
+def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=False,
+             goal_timeout_s=DEFAULT_GOAL_TIMEOUT, threads=2) -> dict:
+    """Play `episodes` episodes (one per environment); return the summary and the records."""
+    from training.config import load_train_config
+    from training.env import HandCubeEnvs
+    config = load_train_config(f'training/{task}.yaml')
+    spec, model_path, policy = load_policy(policy_spec, model, config.hand)
+    envs = HandCubeEnvs(config, num_envs=episodes, seed=seed, threads=threads,
+                        randomize=randomize, goal_timeout_s=goal_timeout_s, spec=spec)
+    records = [None] * episodes
+    try:
+        while any(r is None for r in records):
+            actions = np.stack([policy.run(o) for o in envs.obs])
+            before = [len(envs.finished)]
+            _, _, _, done, _ = envs.step(actions)
+            finished = envs.finished[before[0]:]
+            for i, record in zip(np.flatnonzero(done), finished):
+                if records[i] is None:
+                    records[i] = record
+    finally:
+        envs.close()
+    return {'policy': str(spec.source), 'model': str(model_path), 'task': task,
+            'episodes': episodes, 'seed': seed, 'randomize': randomize,
+            'goal_timeout_s': goal_timeout_s, **summarize(records), 'records': records}
+
+
+def summarize(records) -> dict:
+    """Consecutive successes (median, mean, histogram), end reasons, time per goal."""
+    successes = np.array([r['successes'] for r in records], dtype=float)
+    reasons = {}
+    for r in records:
+        reasons[r['reason']] = reasons.get(r['reason'], 0) + 1
+    times = [t for r in records for t in r.get('time_to_goal_s', [])]
+    edges = [0, 1, 2, 5, 10, 20, 30, 40, 50, 51]
+    histogram = np.histogram(successes, bins=edges)[0].tolist()
+    return {'successes_median': float(np.median(successes)) if len(successes) else None,
+            'successes_mean': float(successes.mean()) if len(successes) else None,
+            'successes_histogram': {f'{lo}-{hi - 1}': n for lo, hi, n in
+                                    zip(edges[:-1], edges[1:], histogram)},
+            'end_reasons': reasons,
+            'time_per_goal_s_median': float(np.median(times)) if times else None}
+
+
+def print_summary(result, label) -> None:
+    print(f'{label}: {result["episodes"]} episodes, task {result["task"]}: consecutive '
+          f'successes median {result["successes_median"]:g}, mean '
+          f'{result["successes_mean"]:.2f}; ends {result["end_reasons"]}; time per goal '
+          f'median {result["time_per_goal_s_median"] or float("nan"):.2f} s')
+    print('  histogram ' + ', '.join(f'{k}: {v}' for k, v in
+                                     result['successes_histogram'].items()))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m training.evaluate_sim', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--policy', required=True, help='policy spec (or "" with --model)')
+    parser.add_argument('--model', default='', help="ONNX model (default: the spec's)")
+    parser.add_argument('--task', default='yaw', choices=('yaw', 'reorient'))
+    parser.add_argument('--episodes', type=int, default=20)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--goal-timeout', type=float, default=DEFAULT_GOAL_TIMEOUT)
+    parser.add_argument('--randomize', action='store_true',
+                        help='with the training randomization, noise and delays')
+    parser.add_argument('--out', default='', help='write the result as JSON here')
+    args = parser.parse_args(argv)
+    result = evaluate(args.policy, args.task, args.episodes, args.seed, args.model,
+                      args.randomize, args.goal_timeout)
+    print_summary(result, 'trainer env (no ROS)')
+    if args.out:
+        with open(args.out, 'w') as stream:
+            json.dump(result, stream, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
