@@ -19,6 +19,8 @@ ROS messages carry quaternions as (x, y, z, w); MuJoCo stores them as (w, x, y, 
 conversion between the two goes through xyzw_from_wxyz / wxyz_from_xyzw below, and the maths
 helpers here all work on wxyz arrays (MuJoCo's order) unless their name says otherwise.
 """
+import math
+
 import numpy as np
 
 
@@ -36,6 +38,12 @@ def wxyz_from_xyzw(q_xyzw) -> np.ndarray:
 
 def quat_normalize(q) -> np.ndarray:
     q = np.asarray(q, dtype=float)
+    if q.shape == (4,):
+        # One quaternion (the per-message case): scalar maths, no reductions over axes.
+        norm = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+        if not (norm >= 1e-12 and math.isfinite(norm)):
+            raise ValueError(f'cannot normalize quaternion {q!r}')
+        return q / norm
     norm = np.linalg.norm(q, axis=-1, keepdims=True)
     if np.any(norm < 1e-12) or not np.all(np.isfinite(norm)):
         raise ValueError(f'cannot normalize quaternion {q!r}')
@@ -44,8 +52,18 @@ def quat_normalize(q) -> np.ndarray:
 
 def quat_multiply(a, b) -> np.ndarray:
     """Hamilton product a * b of wxyz quaternions."""
-    aw, ax, ay, az = np.moveaxis(np.asarray(a, dtype=float), -1, 0)
-    bw, bx, by, bz = np.moveaxis(np.asarray(b, dtype=float), -1, 0)
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape == b.shape == (4,):
+        aw, ax, ay, az = a.tolist()
+        bw, bx, by, bz = b.tolist()
+        return np.array([
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw])
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
     return np.stack([
         aw * bw - ax * bx - ay * by - az * bz,
         aw * bx + ax * bw + ay * bz - az * by,

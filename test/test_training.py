@@ -142,6 +142,34 @@ def test_worker_processes_give_the_same_interface():
         envs.close()
 
 
+@pytest.mark.slow
+def test_ray_actors_collect_exactly_what_local_workers_collect():
+    from training.config import load_train_config
+    from training.ray_envs import RayEnvs
+    from training.workers import ProcessEnvs
+    config = load_train_config('training/yaw.yaml')
+    local = ProcessEnvs(config, num_envs=4, seed=2, workers=2)
+    try:
+        remote = RayEnvs(config, num_envs=4, seed=2, address='local', actors=2)
+        try:
+            # A private instance binds to loopback only (no Ray traffic leaves 127.0.0.1).
+            sockets = subprocess.run(['ss', '-tnlp'], capture_output=True, text=True).stdout
+            ray_lines = [line for line in sockets.splitlines()
+                         if 'raylet' in line or 'gcs_server' in line]
+            assert ray_lines and all('127.0.0.1' in line for line in ray_lines), sockets
+            np.testing.assert_array_equal(local.obs, remote.obs)
+            rng = np.random.default_rng(0)
+            for _ in range(3):
+                actions = rng.normal(0, 1, (4, local.num_actions)).astype(np.float32)
+                a, b = local.step(actions), remote.step(actions)
+                for x, y in zip(a, b):
+                    np.testing.assert_array_equal(x, y)
+        finally:
+            remote.close()
+    finally:
+        local.close()
+
+
 def _train(*args, timeout=600):
     return subprocess.run([sys.executable, '-m', 'training.train', '--quiet', '--threads', '1',
                            *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -150,8 +178,11 @@ def _train(*args, timeout=600):
 @pytest.mark.slow
 def test_training_smoke_run_writes_checkpoint_curves_and_resumes(tmp_path):
     run = tmp_path / 'run'
+    # Collected by two Ray actors on a private loopback Ray instance, then resumed below by
+    # two local worker processes: both collection paths train the same run.
     first = _train('--config', str(small_config(tmp_path)), '--run', str(run),
-                   '--iterations', '2', '--save-every', '1')
+                   '--iterations', '2', '--save-every', '1', '--ray', 'local',
+                   '--ray-actors', '2')
     assert first.returncode == 0, first.stderr[-3000:]
     rows = (run / 'progress.csv').read_text().splitlines()
     assert len(rows) == 3
@@ -162,7 +193,7 @@ def test_training_smoke_run_writes_checkpoint_curves_and_resumes(tmp_path):
         assert math.isfinite(float(values['surrogate_loss']))
     assert (run / 'checkpoints' / 'latest.pt').exists()
     assert (run / 'curves.png').stat().st_size > 10000
-    second = _train('--run', str(run), '--iterations', '1')
+    second = _train('--run', str(run), '--iterations', '1', '--workers', '2')
     assert second.returncode == 0, second.stderr[-3000:]
     record = json.loads((run / 'record.json').read_text())
     assert [(i['start_iteration'], i['end_iteration']) for i in record['invocations']] \

@@ -49,6 +49,11 @@ from training.config import TrainConfig
 
 # Exact ground truth, as sim_bridge publishes /cube/pose_gt: the limiter never slows down for it.
 _GT_COVARIANCE = np.zeros(36)
+# Control steps between two cube poses given to the limiter: well inside its uncertainty
+# timeout (0.5 s), so it never slows down for a stale pose; every step would only cost time.
+_POSE_EVERY = 4
+# Per-step means of reward terms that pop_stats() reports (the trainer logs them).
+STAT_KEYS = ('rotation_progress_rad', 'fingertip_distance_m', 'cube_offset_m', 'samples')
 # Privileged critic inputs: true cube position (palm-relative, world axes) and orientation,
 # cube linear and angular velocity, true rotation error, the limiter's last output.
 PRIVILEGED_EXTRA = 3 + 4 + 3 + 3 + 1
@@ -128,6 +133,7 @@ class HandCubeEnvs:
         self.episodes = np.zeros(n, dtype=int)
         self.delay = np.zeros(n, dtype=int)
         self.pending = np.zeros((n, self.num_actions), dtype=np.float32)
+        self.measured = np.zeros((n, len(self.profile.joint_names)))   # true joint positions
         self.seen_pose = [None] * n        # (position, quat) the policy saw last
         self.previous_pose = [None] * n    # the true pose one control step ago
         self.samplers = [None] * n
@@ -135,6 +141,7 @@ class HandCubeEnvs:
         self.privileged = np.zeros((n, self.privileged_size), dtype=np.float32)
         self.limiter_clamps = 0            # targets the limiter changed, summed
         self.finished = []                 # records of the episodes that ended since pop
+        self._sums = dict.fromkeys(STAT_KEYS, 0.0)
         self._episode_counter = 0
         for i in range(n):
             self._reset(i)
@@ -190,6 +197,7 @@ class HandCubeEnvs:
     def _observe(self, i):
         sim, stepper, rnd = self.sims[i], self.steppers[i], self.config.randomization
         q, qd, _ = sim.joint_state()
+        self.measured[i] = q        # what /joint_states carries to the limiter (no noise)
         position, quat = sim.cube_pose()
         seen_position, seen_quat = self._pose_for_policy(i, position, quat)
         if self.randomize:
@@ -217,9 +225,9 @@ class HandCubeEnvs:
         stepper, sim, limiter = self.steppers[i], self.sims[i], self.limiters[i]
         target = stepper.act(action)
         t = sim.time
-        q, _, _ = sim.joint_state()
-        limiter.on_joint_state(t, self.joint_names, q)
-        limiter.on_cube_pose(t, t, _GT_COVARIANCE)
+        limiter.on_joint_state(t, self.joint_names, self.measured[i])
+        if self.steps[i] % _POSE_EVERY == 0:
+            limiter.on_cube_pose(t, t, _GT_COVARIANCE)
         out = limiter.on_command(t, t, self.action_names, target)
         if isinstance(out, Output):
             sim.set_targets(self.actuated_names, out.positions)
@@ -293,6 +301,11 @@ class HandCubeEnvs:
                   + w.drop * dropped + w.cube_offset * offset + w.fingertip_distance * reach
                   + w.action * np.sum(np.square(actions), axis=1))
         self.distance = distance
+        sums = self._sums
+        sums['rotation_progress_rad'] += float(progress.sum())
+        sums['fingertip_distance_m'] += float(reach.sum())
+        sums['cube_offset_m'] += float(offset.sum())
+        sums['samples'] += len(progress)
         for i in np.flatnonzero(success):
             self.successes[i] += 1
             self.success_steps[i].append(int(self.goal_steps[i]))
@@ -310,6 +323,12 @@ class HandCubeEnvs:
         """Return and forget the records of the episodes that ended since the last call."""
         finished, self.finished = self.finished, []
         return finished
+
+    def pop_stats(self) -> dict:
+        """Return per-step means of the reward terms since the last call, and forget them."""
+        sums, self._sums = self._sums, dict.fromkeys(STAT_KEYS, 0.0)
+        count = max(sums.pop('samples'), 1.0)
+        return {key: value / count for key, value in sums.items()}
 
     def close(self):
         if self._pool is not None:

@@ -41,8 +41,25 @@ import numpy as np
 
 PROGRESS_FIELDS = ('iteration', 'env_steps', 'wall_s', 'steps_per_s', 'reward_per_step',
                    'episodes', 'successes_median', 'successes_mean', 'drop_fraction',
-                   'episode_steps', 'action_std', 'value_loss', 'surrogate_loss',
+                   'episode_steps', 'rotation_progress_rad', 'fingertip_distance_m',
+                   'cube_offset_m', 'action_std', 'value_loss', 'surrogate_loss',
                    'learning_rate')
+
+
+def _upgrade_progress(path) -> None:
+    """Rewrite an older run's progress.csv with today's columns (new ones left empty)."""
+    if not path.exists():
+        return
+    with path.open(newline='') as stream:
+        rows = list(csv.DictReader(stream))
+        header = rows and list(rows[0].keys())
+    if not rows or tuple(header) == PROGRESS_FIELDS:
+        return
+    with path.open('w', newline='') as stream:
+        table = csv.DictWriter(stream, fieldnames=PROGRESS_FIELDS)
+        table.writeheader()
+        for row in rows:
+            table.writerow({k: row.get(k, '') for k in PROGRESS_FIELDS})
 
 
 def _text(value) -> str:
@@ -212,6 +229,7 @@ def main(argv=None) -> int:
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(log_dir=str(run / 'tensorboard'))
     progress_path = run / 'progress.csv'
+    _upgrade_progress(progress_path)
     new_file = not progress_path.exists()
     progress = progress_path.open('a', newline='')
     table = csv.DictWriter(progress, fieldnames=PROGRESS_FIELDS)
@@ -260,6 +278,7 @@ def main(argv=None) -> int:
             total_steps += steps_per_iteration
             total_wall += elapsed
             finished = batch.pop_finished()
+            stats = batch.pop_stats()
             successes = np.array([r['successes'] for r in finished]) if finished else None
             row = {
                 'iteration': iteration, 'env_steps': total_steps,
@@ -273,6 +292,7 @@ def main(argv=None) -> int:
                                        / len(finished), 3) if finished else '',
                 'episode_steps': round(float(np.mean([r['steps'] for r in finished])), 1)
                 if finished else '',
+                **{key: round(value, 5) for key, value in stats.items()},
                 'action_std': round(float(alg.get_policy().output_std.detach().mean()), 4),
                 'value_loss': round(float(losses.get('value', np.nan)), 5),
                 'surrogate_loss': round(float(losses.get('surrogate', np.nan)), 5),
@@ -289,7 +309,9 @@ def main(argv=None) -> int:
                       f'{row["steps_per_s"]:.0f} steps/s | reward/step '
                       f'{row["reward_per_step"]:+.3f} | episodes {len(finished)} | '
                       f'successes mean {_text(row["successes_mean"])} | drops '
-                      f'{_text(row["drop_fraction"])} | std '
+                      f'{_text(row["drop_fraction"])} | turn/step '
+                      f'{row.get("rotation_progress_rad", 0.0):+.4f} rad | reach '
+                      f'{row.get("fingertip_distance_m", 0.0):.3f} m | std '
                       f'{row["action_std"]:.3f} | {time.monotonic() - began:.0f} s',
                       flush=True)
             if (iteration + 1) % args.save_every == 0:

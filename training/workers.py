@@ -53,7 +53,8 @@ class EnvSlice:
 
     def step(self, actions):
         obs, privileged, reward, done, timeout = self.envs.step(actions)
-        return obs.copy(), privileged.copy(), reward, done, timeout, self.envs.pop_finished()
+        return (obs.copy(), privileged.copy(), reward, done, timeout,
+                self.envs.pop_finished(), self.envs.pop_stats())
 
     def close(self):
         self.envs.close()
@@ -95,19 +96,29 @@ class CombinedEnvs:
         self.privileged = np.concatenate([d['privileged'] for d in descriptions])
         self.bounds = np.cumsum([0] + sizes)
         self.finished = []
+        self._sums, self._samples = {}, 0
 
     def _gather(self, results):
-        obs, privileged, reward, done, timeout, finished = zip(*results)
+        obs, privileged, reward, done, timeout, finished, stats = zip(*results)
         self.obs = np.concatenate(obs)
         self.privileged = np.concatenate(privileged)
         for part in finished:
             self.finished.extend(part)
+        for size, part in zip(self.sizes, stats):
+            for key, value in part.items():
+                self._sums[key] = self._sums.get(key, 0.0) + value * size
+        self._samples += self.num_envs
         return (self.obs, self.privileged, np.concatenate(reward), np.concatenate(done),
                 np.concatenate(timeout))
 
     def pop_finished(self) -> list:
         finished, self.finished = self.finished, []
         return finished
+
+    def pop_stats(self) -> dict:
+        stats = {k: v / max(self._samples, 1) for k, v in self._sums.items()}
+        self._sums, self._samples = {}, 0
+        return stats
 
 
 class ProcessEnvs(CombinedEnvs):
