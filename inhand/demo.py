@@ -196,6 +196,8 @@ def summarize(launcher, monitor, seconds, args) -> list:
             factor = (monitor.last_clock - monitor.first_clock) / (
                 monitor.last_wall - monitor.first_wall)
             print(f'sim time: {monitor.last_clock:.1f} s, real-time factor {factor:.2f}')
+        if 'policy' in active:
+            _summarize_episodes(monitor, args, getattr(monitor, 'results_before', 0))
         if 'vision' in active:
             _summarize_vision(monitor)
         bad = {k: v for k, v in monitor.diagnostics.items() if v[0] >= 1}
@@ -207,6 +209,34 @@ def summarize(launcher, monitor, seconds, args) -> list:
                 problems.append(f'{name}: {message}')
     print('result: ' + ('OK' if not problems else 'PROBLEMS: ' + '; '.join(problems)))
     return problems
+
+
+def _results_lines(args) -> int:
+    """Return how many episode records the results file holds now (0 when none)."""
+    path = os.path.expanduser(args.get('results_file') or '')
+    try:
+        with open(path) as stream:
+            return sum(1 for line in stream if line.strip())
+    except OSError:
+        return 0
+
+
+def _summarize_episodes(monitor, args, before):
+    """Print consecutive successes: episodes ended during the run, and the running one."""
+    from policy_node.goals import read_jsonl
+    records = []
+    path = os.path.expanduser(args.get('results_file') or '')
+    if path and os.path.exists(path):
+        records = read_jsonl(path)[before:]
+    goal = monitor.latest_values.get('goal_manager', {})
+    running = goal.get('successes')
+    parts = [f'{r["successes"]} ({r["reason"]})' for r in records]
+    if running is not None:
+        parts.append(f'{running} so far (episode {goal.get("episode", "?")} running)')
+    counts = [r['successes'] for r in records] + ([int(running)] if running is not None else [])
+    print(f'consecutive successes ({args["goal_mode"]} goals, policy {args["policy"]}): '
+          + (', '.join(parts) if parts else 'no episode started')
+          + (f'; best {max(counts)}' if counts else ''))
 
 
 def _summarize_vision(monitor):
@@ -244,6 +274,7 @@ def main(argv=None) -> int:
     os.environ.update(graph.node_environment(args, os.environ))
     specs = graph.bringup(args)
     monitor = Monitor()
+    monitor.results_before = _results_lines(args)
     launcher = Launcher(specs, env=dict(os.environ))
     launcher.start()
     started = time.monotonic()

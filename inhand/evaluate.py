@@ -95,6 +95,9 @@ def main(argv=None) -> int:
         parser.error('inhand evaluate runs on the simulator (sim:=true)')
     overrides.update(policy=options.policy, goal_mode=options.task,
                      results_file=str(results_file))
+    if overrides.get('pose_source') != 'vision':
+        # Nothing looks at the images: do not spend the 2 cores on rendering them.
+        overrides.setdefault('cameras', 'false')
     args = graph.resolve_arguments(overrides)
     dds_env.isolate(keep_existing=False, profile=None)
     os.environ.update(graph.node_environment(args, os.environ))

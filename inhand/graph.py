@@ -62,16 +62,17 @@ ARGUMENTS = (
              "Cube pose for the policy and the limiter: gt (the simulator's /cube/pose_gt) or "
              'vision (the cube_pose node). Empty: gt with the simulator, vision without.',
              ('', 'gt', 'vision')),
-    Argument('policy', 'policies/inhand_demo.yaml',
+    Argument('policy', 'policies/inhand_yaw.yaml',
              'Policy spec (config/policies/*.yaml or a path); the spec names its ONNX model.'),
     Argument('policy_mode', '',
              'Policy runner mode at start: idle, home or run. Empty: run with the simulator, '
              'idle on the real hand (start it with the ~/run service).',
              ('', 'idle', 'home', 'run')),
-    Argument('goal_mode', 'sequence',
+    Argument('goal_mode', '',
              'Goals: sequence or reorient (arbitrary, seeded, reproducible), random, or yaw '
-             '(90 degree turns about the vertical, the cube face-up).',
-             ('sequence', 'reorient', 'random', 'yaw')),
+             '(90 degree turns about the vertical, the cube face-up). Empty: the task the '
+             "policy was trained for (its spec's extra.task), else sequence.",
+             ('', 'sequence', 'reorient', 'random', 'yaw')),
     Argument('scene', 'sim/scene.yaml',
              'Rig description: the hand mount in world (sim and kinematics) and the cube.'),
     Argument('results_file', '~/.ros/inhand/episodes.jsonl',
@@ -107,6 +108,8 @@ def resolve_arguments(overrides: dict) -> dict:
                          'no ground truth')
     if args['pose_source'] == 'vision' and args['sim'] == 'true' and args['cameras'] != 'true':
         raise GraphError('pose_source:=vision needs the camera images (cameras:=true)')
+    if not args['goal_mode']:
+        args['goal_mode'] = policy_task(args['policy']) or 'sequence'
     if not args['policy_mode']:
         args['policy_mode'] = 'run' if args['sim'] == 'true' else 'idle'
     try:
@@ -120,6 +123,20 @@ def resolve_arguments(overrides: dict) -> dict:
         raise GraphError('use_sim_time:=false with sim:=true: every node would judge the '
                          "simulator's sim-time stamps as stale; leave use_sim_time empty")
     return args
+
+
+def policy_task(policy: str) -> str:
+    """Return the goal mode a policy spec was trained for (extra.task), or '' if it names none."""
+    from inhand.config import ConfigError, load_yaml
+    try:
+        data, path = load_yaml(policy)
+    except ConfigError as exc:
+        raise GraphError(f'policy:={policy!r}: {exc}') from None
+    extra = data.get('extra') or {}
+    task = extra.get('task', '') if isinstance(extra, dict) else ''
+    if task not in ('', 'sequence', 'reorient', 'random', 'yaw'):
+        raise GraphError(f'{path}: extra.task {task!r} is not a goal mode')
+    return task
 
 
 def node_environment(args: dict, environ) -> dict:

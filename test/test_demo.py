@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The demo's vision summary: /cube/pose matched to /cube/pose_gt by stamp."""
+"""The demo's summaries (vision, consecutive successes) and inhand evaluate on the graph."""
 import collections
+import json
+import os
+import subprocess
+import sys
 
 from inhand import demo
 from inhand.transforms import axis_angle_to_quat
@@ -57,3 +61,39 @@ def test_the_summary_names_errors_and_the_node_latency(capsys):
     assert '1 of 1 poses matched' in text and 'position 3.00 mm median' in text
     assert '4.2 ms median, 6.0 ms p90, 9.9 ms max' in text and '12 poses published' in text
     assert 'CPU in its callback 3.1 ms median' in text
+
+
+def test_the_summary_counts_successes_of_this_run_only(tmp_path, capsys):
+    results = tmp_path / 'episodes.jsonl'
+    results.write_text(json.dumps({'successes': 7, 'reason': 'drop'}) + '\n')
+    args = {'results_file': str(results), 'goal_mode': 'yaw', 'policy': 'p.yaml'}
+    before = demo._results_lines(args)
+    with results.open('a') as stream:
+        stream.write(json.dumps({'successes': 3, 'reason': 'goal_timeout'}) + '\n')
+    monitor = monitor_with([], [])
+    monitor.latest_values = {'goal_manager': {'successes': '5', 'episode': '2'}}
+    demo._summarize_episodes(monitor, args, before)
+    text = capsys.readouterr().out
+    assert 'consecutive successes (yaw goals, policy p.yaml): 3 (goal_timeout), 5 so far ' \
+        '(episode 2 running); best 5' in text
+    assert '7' not in text.split('best')[0]     # an earlier run's episode is not counted
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_evaluate_runs_one_short_episode_through_the_graph(tmp_path, fresh_domain):
+    out = tmp_path / 'evaluation'
+    env = dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'))
+    result = subprocess.run(
+        [sys.executable, '-m', 'inhand', 'evaluate', '--policy', 'policies/inhand_yaw.yaml',
+         '--episodes', '1', '--goal-timeout', '2', '--out', str(out), 'cameras:=false'],
+        env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((out / 'evaluation.json').read_text())
+    assert report['episodes'] == 1 and report['task'] == 'yaw'
+    assert report['records'][0]['goal_mode'] == 'yaw'
+    assert report['limiter']['commands_forwarded'] > 10
+    assert float(report['policy_step_ms_median']) > 0
+    assert report['trainer_env']['episodes'] == 1
+    assert 'consecutive successes median' in result.stdout
+    assert 'trainer env (no ROS)' in result.stdout

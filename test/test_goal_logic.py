@@ -232,3 +232,35 @@ def test_results_file_appends_json_lines(tmp_path):
     assert [r['reason'] for r in records] == ['stopped', 'stopped']
     assert records[0]['goals_wxyz'] != records[1]['goals_wxyz']
     assert path.read_text().count('\n') == 2
+
+
+def test_yaw_goals_turn_a_quarter_about_the_vertical_and_keep_the_cube_face_up():
+    start = quat_multiply(axis_angle_to_quat([0, 0, 1], 0.3), axis_angle_to_quat([1, 0, 0],
+                                                                               math.pi / 2))
+    sampler = GoalSampler('yaw', seed=None)
+    sampler.start_episode(0, start)
+    previous = start
+    for k in range(1, 6):
+        goal = sampler.next_goal()
+        assert rotation_between(previous, goal) == pytest.approx(math.pi / 2, abs=1e-9)
+        # the face that was up stays up: the goal is the start turned about world z only
+        expected = quat_multiply(axis_angle_to_quat([0, 0, 1], k * math.pi / 2), start)
+        assert rotation_between(goal, expected) == pytest.approx(0.0, abs=1e-7)
+        previous = goal
+    clockwise = GoalSampler('yaw', yaw_step=-math.pi / 2)
+    clockwise.start_episode(0, IDENTITY)
+    goal = clockwise.next_goal()
+    assert goal == pytest.approx(axis_angle_to_quat([0, 0, 1], -math.pi / 2))
+
+
+def test_reorient_is_the_seeded_sequence_and_bad_modes_are_refused():
+    a, b = GoalSampler('reorient', seed=4), GoalSampler('sequence', seed=4)
+    a.start_episode(2)
+    b.start_episode(2)
+    assert np.allclose(a.next_goal(), b.next_goal())
+    with pytest.raises(ValueError, match='needs a seed'):
+        GoalSampler('reorient', seed=None)
+    with pytest.raises(ValueError, match='goal mode must be one of'):
+        GoalSampler('spin')
+    with pytest.raises(ValueError, match='yaw_step'):
+        GoalSampler('yaw', yaw_step=0.0)

@@ -151,6 +151,22 @@ def test_bad_arguments_are_named():
     assert graph.resolve_arguments({'sim': 'false'})['use_sim_time'] == 'false'
 
 
+def test_goals_follow_the_task_the_policy_was_trained_for(tmp_path):
+    goal_manager = {n.name: n for n in graph.bringup({})}['goal_manager']
+    assert goal_manager.parameters['goal_mode'] == 'yaw'          # inhand_yaw: extra.task
+    args = graph.resolve_arguments({'policy': 'policies/inhand_reorient.yaml'})
+    assert args['goal_mode'] == 'reorient'
+    args = graph.resolve_arguments({'policy': 'policies/inhand_demo.yaml'})
+    assert args['goal_mode'] == 'sequence'                        # no task: the default
+    assert graph.resolve_arguments({'goal_mode': 'random'})['goal_mode'] == 'random'
+    spec = tmp_path / 'spec.yaml'
+    spec.write_text('name: x\nextra: {task: spin}\n')
+    with pytest.raises(graph.GraphError, match="extra.task 'spin'"):
+        graph.resolve_arguments({'policy': str(spec)})
+    with pytest.raises(graph.GraphError, match='policy:=.*missing.yaml'):
+        graph.resolve_arguments({'policy': str(tmp_path / 'missing.yaml')})
+
+
 class _Recorder:
     """Stand-in for a launch class: records its constructor arguments."""
 

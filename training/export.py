@@ -86,7 +86,11 @@ def export(checkpoint_path, out_path, spec_path=None) -> float:
         item = model.metadata_props.add()
         item.key, item.value = key, str(value)
     onnx.checker.check_model(model)
-    onnx.save(model, str(out_path))
+    # One self-contained file: the exporter may have put the weights beside it (.data).
+    onnx.save(model, str(out_path), save_as_external_data=False)
+    leftover = out_path.with_name(out_path.name + '.data')
+    if leftover.exists():
+        leftover.unlink()
     session = onnxruntime.InferenceSession(str(out_path), providers=['CPUExecutionProvider'])
     rng = np.random.default_rng(0)
     observations = rng.normal(size=(16, state['obs_size'])).astype(np.float32)
