@@ -62,14 +62,20 @@ def limiter_config(params: dict, where: str) -> LimiterConfig:
         **_dataclass_args(LimiterConfig, top, where))
 
 
-def limiter_factory(profile, name_or_path='safety_limiter.yaml'):
+def limiter_factory(profile, name_or_path='safety_limiter.yaml', overrides=None):
     """
     Read the parameter file once; return a callable that builds a fresh SafetyLimiter.
 
     Each limiter starts as the node does at launch: no measurement, no stream, an empty wear
-    window (the persistent odometer is the node's business, not the limits').
+    window (the persistent odometer is the node's business, not the limits'). overrides
+    replaces parameters of the file, nested as in it (e.g. {'wear': {'enabled': False}}).
     """
     params, where = load_limiter_parameters(name_or_path)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict):
+            params = dict(params, **{key: dict(params.get(key, {}), **value)})
+        else:
+            params = dict(params, **{key: value})
     config = limiter_config(params, where)
     limits, _notes = parse_joint_limits_params(
         merge_joint_limits(params.get('joint_limits', {})), profile,

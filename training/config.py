@@ -59,6 +59,7 @@ class Reward:
     cube_offset: float = -5.0
     fingertip_distance: float = -2.0
     action: float = -0.002
+    action_rate: float = -0.01
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class TrainConfig:
     hand: str
     scene: str
     limiter: str
+    limiter_overrides: dict
     envs: int
     episode_seconds: float
     success_threshold: float
@@ -122,12 +124,25 @@ def _numbers(section: Fields, defaults) -> dict:
     return values
 
 
+def _limiter_overrides(section: Fields, where: str) -> dict:
+    """Validate limiter overrides against the limiter's own configuration fields."""
+    from hand_control.limiter import LimiterConfig, UncertaintyConfig
+    from hand_control.wear import WearConfig
+    nested = {'wear': WearConfig, 'uncertainty': UncertaintyConfig}
+    check_keys(section.data, set(LimiterConfig.__dataclass_fields__), section.where)
+    for key, value in section.data.items():
+        if key in nested:
+            check_keys(Fields(value, f'{section.where}.{key}').data,
+                       set(nested[key].__dataclass_fields__), f'{section.where}.{key}')
+    return dict(section.data)
+
+
 def load_train_config(name_or_path='training/yaw.yaml') -> TrainConfig:
     """Load and validate a training config (config/training/*.yaml or a path)."""
     data, path = load_yaml(name_or_path)
     where = str(path)
-    check_keys(data, {'task', 'spec', 'hand', 'scene', 'limiter', 'envs', 'episode_seconds',
-                      'goals', 'randomization', 'reward', 'ppo'}, where)
+    check_keys(data, {'task', 'spec', 'hand', 'scene', 'limiter', 'limiter_overrides', 'envs',
+                      'episode_seconds', 'goals', 'randomization', 'reward', 'ppo'}, where)
     top = Fields(data, where)
     task = top.text('task')
     if task not in TASKS:
@@ -156,6 +171,7 @@ def load_train_config(name_or_path='training/yaw.yaml') -> TrainConfig:
         source=where, task=task, spec=top.text('spec'), hand=top.text('hand', 'shadow'),
         scene=top.text('scene', 'sim/scene.yaml'),
         limiter=top.text('limiter', 'safety_limiter.yaml'),
+        limiter_overrides=_limiter_overrides(top.section('limiter_overrides', {}), where),
         envs=top.integer('envs', positive=True),
         episode_seconds=top.number('episode_seconds', positive=True),
         success_threshold=goals.number('success_threshold', 0.4, positive=True),

@@ -102,7 +102,8 @@ class HandCubeEnvs:
                      for i in range(self.num_envs)]
         self.steppers = [PolicyStepper(self.spec, self.profile, kinematics=kinematics)
                          for _ in range(self.num_envs)]
-        self._new_limiter = limiter_factory(self.profile, config.limiter)
+        self._new_limiter = limiter_factory(self.profile, config.limiter,
+                                            config.limiter_overrides)
         self.limiters = [None] * self.num_envs
         self.dt = 1.0 / self.spec.rate_hz
         self.substeps = int(round(self.dt / self.sims[0].timestep))
@@ -133,6 +134,7 @@ class HandCubeEnvs:
         self.episodes = np.zeros(n, dtype=int)
         self.delay = np.zeros(n, dtype=int)
         self.pending = np.zeros((n, self.num_actions), dtype=np.float32)
+        self.last_actions = np.zeros((n, self.num_actions), dtype=np.float32)
         self.measured = np.zeros((n, len(self.profile.joint_names)))   # true joint positions
         self.seen_pose = [None] * n        # (position, quat) the policy saw last
         self.previous_pose = [None] * n    # the true pose one control step ago
@@ -174,6 +176,7 @@ class HandCubeEnvs:
         low, high = (int(v) for v in rnd.action_delay_steps)
         self.delay[i] = int(self.rng.integers(low, high + 1)) if self.randomize else 0
         self.pending[i] = 0.0
+        self.last_actions[i] = 0.0
         self.seen_pose[i] = (position, quat)
         self.previous_pose[i] = (position, quat)
 
@@ -297,9 +300,11 @@ class HandCubeEnvs:
         success = (distance < cfg.success_threshold) & ~dropped
         offset = np.linalg.norm(positions - self.rest_position, axis=1)
         reach = np.linalg.norm(tips - positions[:, None, :], axis=2).mean(axis=1)
+        change = np.sum(np.square(actions - self.last_actions), axis=1)
+        self.last_actions = actions.copy()
         reward = (w.rotation_progress * progress + w.success * success
                   + w.drop * dropped + w.cube_offset * offset + w.fingertip_distance * reach
-                  + w.action * np.sum(np.square(actions), axis=1))
+                  + w.action * np.sum(np.square(actions), axis=1) + w.action_rate * change)
         self.distance = distance
         sums = self._sums
         sums['rotation_progress_rad'] += float(progress.sum())
