@@ -103,10 +103,12 @@ def load_hand_profile(name_or_path: str = 'shadow') -> HandProfile:
 
 
 def _parse(data: dict, path: pathlib.Path) -> HandProfile:
-    top = Fields(data, str(path))
-    model = top.section('model')
-    frames = top.section('frames')
-    defaults = top.section('defaults')
+    top = Fields(data, str(path)).allow('name', 'description', 'model', 'frames', 'defaults',
+                                        'joints', 'fingertips')
+    model = top.section('model').allow('package', 'file', 'remove_bodies', 'remove_geoms',
+                                       'mount_body')
+    frames = top.section('frames').allow('palm_body', 'palm_frame', 'world_frame')
+    defaults = top.section('defaults').allow('max_velocity', 'max_acceleration')
     default_vel = defaults.number('max_velocity', positive=True)
     default_acc = defaults.number('max_acceleration', positive=True)
 
@@ -119,6 +121,8 @@ def _parse(data: dict, path: pathlib.Path) -> HandProfile:
         joint = Fields(raw, f'{path}: joints[{i}]')
         name = joint.text('name')
         joint.where = f'{path}: joint {name}'
+        joint.allow('name', 'mujoco', 'actuator', 'coupled_to', 'lower', 'upper', 'home',
+                    'max_velocity', 'max_acceleration')
         if name in names:
             raise ProfileError(f'{joint.where}: duplicate joint name')
         has_actuator = 'actuator' in raw
@@ -151,7 +155,7 @@ def _parse(data: dict, path: pathlib.Path) -> HandProfile:
 
     tips = []
     for i, raw in enumerate(top.items('fingertips')):
-        tip = Fields(raw, f'{path}: fingertips[{i}]')
+        tip = Fields(raw, f'{path}: fingertips[{i}]').allow('name', 'site', 'frame')
         tips.append(Fingertip(tip.text('name'), tip.text('site'), tip.text('frame')))
 
     return HandProfile(

@@ -441,6 +441,10 @@ class SafetyLimiter:
                 # (waiting, idle, or joint states stale) tick() takes the pose measured when
                 # outputs resume: a stale pose would drive the hand toward where it used to be.
                 self._estop_target = self._measured_window() if self._streaming else None
+                # Commands are refused from now on; that is the e-stop, not the policy
+                # stopping, so the command watchdog must not report a timeout for it.
+                self._commanding = False
+                self._timed_out = False
                 self.counts['estops'] += 1
                 self.events.append(('error', 'e-stop latched: holding the measured pose'))
             return 'e-stop latched: holding the measured pose'

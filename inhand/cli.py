@@ -48,6 +48,8 @@ def cmd_launch(options) -> int:
         if not env.get('ROS_DOMAIN_ID'):
             env['ROS_DOMAIN_ID'] = str(dds_env.pick_domain_id())
     # On the real hand the drivers live elsewhere: the user's DDS settings stay as they are.
+    from inhand import headless
+    print(f'[inhand] rendering: {headless.gl_backend(env)[1]}', flush=True)
     env.update(graph.node_environment(args, env))
     return launcher.run(specs, duration=options.duration, env=env, isolate=False)
 

@@ -13,6 +13,7 @@
 # limitations under the License.
 
 """Load YAML config files with errors that name the file and the offending key."""
+import difflib
 import math
 import pathlib
 from typing import Mapping
@@ -39,6 +40,33 @@ def load_yaml(name_or_path) -> tuple[dict, pathlib.Path]:
         raise ConfigError(
             f'{path}: expected a mapping at the top level, got {type(data).__name__}')
     return data, path
+
+
+def unknown_key_problem(data: Mapping, known, where: str) -> str:
+    """
+    Describe the first key of data outside known, or return '' when there is none.
+
+    The text names the entry and the nearest known key ("did you mean max_velocity?"); a
+    number as a key is most often a decimal comma in a flow map (`upper: 1,571` reads as
+    `upper: 1` plus a key 571), which the text says.
+    """
+    known = sorted(map(str, known))
+    for key in sorted(data, key=str):
+        if str(key) in known:
+            continue
+        near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f' (did you mean {near[0]}?)' if near else ''
+        if isinstance(key, (int, float)) and not isinstance(key, bool):
+            hint = ' (a decimal comma? write numbers with a point, e.g. 1.571)'
+        return f'{where}: unknown key {key!r}{hint}; known keys: {", ".join(known)}'
+    return ''
+
+
+def check_known_keys(data: Mapping, known, where: str) -> None:
+    """Raise ConfigError when data has a key outside known (see unknown_key_problem)."""
+    problem = unknown_key_problem(data, known, where)
+    if problem:
+        raise ConfigError(problem)
 
 
 class Fields:
@@ -94,6 +122,11 @@ class Fields:
             raise ConfigError(
                 f'{self.where}.{key}: expected {size} finite numbers, got {value!r}')
         return [float(v) for v in value]
+
+    def allow(self, *keys) -> 'Fields':
+        """Refuse keys other than these (a typo must not load as a default); return self."""
+        check_known_keys(self.data, keys, self.where)
+        return self
 
     def section(self, key, default=None) -> 'Fields':
         value = self._get(key, default if default is not None else _REQUIRED)

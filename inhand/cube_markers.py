@@ -222,7 +222,8 @@ def _axis_name(vector) -> str:
 def load_cube_markers(name_or_path=DEFAULT_CONFIG) -> CubeMarkers:
     """Load and validate a cube marker config (config/cube/*.yaml or a path)."""
     data, path = load_yaml(name_or_path)
-    top = Fields(data, str(path))
+    top = Fields(data, str(path)).allow('dictionary', 'cube_size', 'marker_size', 'quiet_zone',
+                                        'faces')
     dictionary_name = top.text('dictionary')
     if not dictionary_name.startswith('DICT_') or not hasattr(cv2.aruco, dictionary_name):
         raise ConfigError(

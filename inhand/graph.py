@@ -141,12 +141,17 @@ def policy_task(policy: str) -> str:
 
 def node_environment(args: dict, environ) -> dict:
     """Return the environment variables both launchers add for the graph's nodes."""
-    from inhand import dds_env
+    from inhand import dds_env, headless
     args = resolve_arguments(args)
     try:
-        return dds_env.transport_profile(args['dds_profile'], environ)
+        env = dds_env.transport_profile(args['dds_profile'], environ)
     except FileNotFoundError as exc:
         raise GraphError(f'dds_profile:={args["dds_profile"]!r}: {exc}') from None
+    # A headless machine must not crash the simulator's cameras (or a node rendering later).
+    backend, _ = headless.gl_backend(environ)
+    if backend:
+        env['MUJOCO_GL'] = backend
+    return env
 
 
 def _flag(value: str) -> bool:

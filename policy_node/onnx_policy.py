@@ -35,6 +35,28 @@ def _static_dim(dim) -> int | None:
     return dim if isinstance(dim, int) and dim > 0 else None
 
 
+def describe_unloadable(path: pathlib.Path) -> str:
+    """Say what a file that onnxruntime refused looks like, and what to do about it."""
+    try:
+        size = path.stat().st_size
+        with path.open('rb') as stream:
+            head = stream.read(200)
+    except OSError as exc:
+        return f' (the file cannot be read: {exc})'
+    if head.startswith(b'version https://git-lfs'):
+        return (f'. The file ({size} bytes) is a Git LFS pointer, not the model: fetch it '
+                f'with `git lfs pull` (or download the model itself)')
+    if size == 0:
+        return '. The file is empty: the download or copy did not complete'
+    if size < 1024:
+        text = head.decode('utf-8', 'replace')
+        if text.isprintable() or all(c.isprintable() or c.isspace() for c in text):
+            return (f'. The file is {size} bytes of text, not an ONNX model: '
+                    f'{text.strip()[:80]!r}')
+    return (f'. The file is {size} bytes: a truncated or corrupted download looks like '
+            f'this; copy the model again and compare its size or checksum')
+
+
 class OnnxPolicy:
     """Run one policy step: observation (+ carried state) -> raw action."""
 
@@ -53,7 +75,7 @@ class OnnxPolicy:
                                                 providers=['CPUExecutionProvider'])
         except Exception as exc:  # noqa: B902 - onnxruntime raises its own untyped errors
             raise ModelMismatchError(f'{self.path}: onnxruntime cannot load the model: '
-                                     f'{exc}') from exc
+                                     f'{exc}{describe_unloadable(self.path)}') from exc
         inputs = {t.name: t for t in self.session.get_inputs()}
         outputs = {t.name: t for t in self.session.get_outputs()}
         where = f'{self.path}'

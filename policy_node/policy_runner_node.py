@@ -28,6 +28,7 @@ with a counter and a throttled warning, and a publisher whose QoS cannot reach t
 subscriptions is named in an error: no input takes the node down or fails silently.
 """
 import math
+import re
 import sys
 import time
 
@@ -379,7 +380,9 @@ class PolicyRunnerNode(Node):
 
     def _skip(self, reason: str):
         self.counts['skipped'] += 1
-        if reason != self.skip_reason:
+        # A new kind of reason is said at once; the same kind again (its ages change every
+        # tick: "0.153 s old", "0.203 s old") at most every 2 s.
+        if reason_kind(reason) != reason_kind(self.skip_reason):
             self.get_logger().warning(f'{self.mode}: publishing nothing: {reason}')
         else:
             self.get_logger().warning(f'{self.mode}: publishing nothing: {reason}',
@@ -415,6 +418,11 @@ class PolicyRunnerNode(Node):
             values['input_age_ms_median'] = float(np.median(self.ages) * 1e3)
         status = diagnostics.status('policy_runner', level, message, **values)
         self.diag_pub.publish(diagnostics.array(self.get_clock().now().to_msg(), status))
+
+
+def reason_kind(reason: str) -> str:
+    """Return a skip reason without its numbers: what throttling compares."""
+    return re.sub(r'[-+]?\d+(\.\d+)?', '#', reason or '')
 
 
 def main(args=None):

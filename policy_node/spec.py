@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import math
 import pathlib
 
-from inhand.config import ConfigError, Fields, load_yaml
+from inhand.config import ConfigError, Fields, load_yaml, unknown_key_problem
 from inhand.paths import share_dir
 import numpy as np
 import yaml
@@ -261,11 +261,9 @@ _MODEL_KEYS = {'file', 'inputs', 'outputs', 'recurrent'}
 
 
 def _unknown_keys(data: dict, allowed: set, where: str):
-    # YAML keys need not be strings (1:, null:); sort by text so mixed types cannot raise.
-    unknown = sorted(set(data) - allowed, key=str)
-    if unknown:
-        raise SpecError(f'{where}: unknown key(s) {", ".join(map(repr, unknown))} '
-                        f'(allowed: {", ".join(sorted(allowed))})')
+    problem = unknown_key_problem(data, allowed, where)
+    if problem:
+        raise SpecError(problem)
 
 
 def is_number(value) -> bool:

@@ -34,6 +34,8 @@ from hand_control.hand_profile import load_hand_profile
 from inhand import diagnostics, qos
 from inhand.config import ConfigError
 from inhand.cube_markers import load_cube_markers
+# Before mujoco is imported (it reads MUJOCO_GL once): a backend that needs no display.
+from inhand.headless import CHOSEN_GL_BACKEND
 from inhand.messages import (image_to_msg, JointCommandError, parse_joint_command, pose_to_msg,
                              sec_to_stamp, transform_stamped)
 from inhand.ros_runtime import declare, run_node
@@ -146,7 +148,8 @@ class SimBridgeNode(Node):
         self._thread.start()
         self.get_logger().info(
             f'simulating {self.profile.name} ({len(self.profile.actuated_joint_names)} actuated '
-            f'joints), {len(self.cameras)} camera(s), real_time_factor {p["rtf"]:g}')
+            f'joints), {len(self.cameras)} camera(s), real_time_factor {p["rtf"]:g}; '
+            f'rendering: {CHOSEN_GL_BACKEND}')
 
     # ----------------------------------------------------------------- executor callbacks
     def _on_command(self, msg: JointState):

@@ -93,15 +93,17 @@ RANDOMIZATION_JITTERS = ('camera_position_jitter', 'camera_rotation_jitter',
 def load_scene_config(name: str = DEFAULT_SCENE) -> SceneConfig:
     """Load and validate a scene config (config/sim/*.yaml or a path)."""
     data, path = load_yaml(name)
-    top = Fields(data, str(path))
-    mount = top.section('hand_mount')
-    cube = top.section('cube')
-    physics = top.section('physics', {})
-    drop = top.section('drop')
-    floor = top.section('floor', {'enabled': False})
-    render = top.section('render', {})
-    lighting = top.section('lighting')
-    headlight = lighting.section('headlight')
+    top = Fields(data, str(path)).allow('hand_mount', 'cube', 'physics', 'drop', 'floor',
+                                        'render', 'lighting', 'randomization')
+    mount = top.section('hand_mount').allow('position', 'orientation_xyzw')
+    cube = top.section('cube').allow('position', 'orientation_xyzw', 'mass', 'friction')
+    physics = top.section('physics', {}).allow('timestep', 'hand_gravity_compensation')
+    drop = top.section('drop').allow('below_palm')
+    floor = top.section('floor', {'enabled': False}).allow('enabled', 'height')
+    render = top.section('render', {}).allow('offscreen_width', 'offscreen_height',
+                                             'offsamples')
+    lighting = top.section('lighting').allow('headlight', 'lights')
+    headlight = lighting.section('headlight').allow('ambient', 'diffuse', 'specular')
 
     timestep = None
     if physics.data.get('timestep') is not None:
@@ -119,7 +121,8 @@ def load_scene_config(name: str = DEFAULT_SCENE) -> SceneConfig:
 
     lights = []
     for i, raw in enumerate(lighting.items('lights')):
-        light = Fields(raw, f'{lighting.where}.lights[{i}]')
+        light = Fields(raw, f'{lighting.where}.lights[{i}]').allow(
+            'name', 'position', 'direction', 'directional', 'ambient', 'diffuse', 'specular')
         lname = light.text('name')
         directional = light.data.get('directional', True)
         if not isinstance(directional, bool):
@@ -169,10 +172,7 @@ def load_scene_config(name: str = DEFAULT_SCENE) -> SceneConfig:
 
 def _parse_randomization(section: Fields) -> dict:
     ranges = {}
-    unknown = sorted(set(section.data) - set(RANDOMIZATION_SCALES) - set(RANDOMIZATION_JITTERS)
-                     - {'reset_yaw'})
-    if unknown:
-        raise ConfigError(f'{section.where}: unknown entries {unknown}')
+    section.allow(*RANDOMIZATION_SCALES, *RANDOMIZATION_JITTERS, 'reset_yaw')
     for key in RANDOMIZATION_SCALES:
         low, high = section.vector(key, 2, [1.0, 1.0])
         if not 0 < low <= high:
@@ -284,10 +284,7 @@ def load_camera_rig(name: str = DEFAULT_RIG) -> CameraRig:
     data, path = load_yaml(name)
     top = Fields(data, str(path))
     defaults = top.section('defaults', {})
-    known_defaults = {'width', 'height', 'rate_hz', 'fovy_deg', 'intrinsics'}
-    unknown = sorted(set(defaults.data) - known_defaults)
-    if unknown:
-        raise ConfigError(f'{defaults.where}: unknown entries {unknown}')
+    defaults.allow('width', 'height', 'rate_hz', 'fovy_deg', 'intrinsics')
     entries = top.items('cameras')
     if not entries:
         raise ConfigError(f'{path}: cameras: the list is empty')
@@ -298,11 +295,8 @@ def load_camera_rig(name: str = DEFAULT_RIG) -> CameraRig:
         cam.where = f'{path}: camera {cam_name}'
         if cam_name in [c.name for c in cameras]:
             raise ConfigError(f'{cam.where}: duplicate camera name')
-        known = {'name', 'position', 'look_at', 'up', 'orientation_xyzw', 'fovy_deg',
-                 'intrinsics', 'width', 'height', 'rate_hz'}
-        unknown = sorted(set(cam.data) - known)
-        if unknown:
-            raise ConfigError(f'{cam.where}: unknown entries {unknown}')
+        cam.allow('name', 'position', 'look_at', 'up', 'orientation_xyzw', 'fovy_deg',
+                  'intrinsics', 'width', 'height', 'rate_hz')
         merged = Fields({**defaults.data, **cam.data}, cam.where)
         position = merged.vector('position', 3)
         if ('look_at' in cam.data) == ('orientation_xyzw' in cam.data):

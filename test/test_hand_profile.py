@@ -14,6 +14,8 @@
 
 """Hand profile loading, validation errors and the joint-name mapping to the MuJoCo model."""
 from hand_control.hand_profile import load_hand_profile, ProfileError
+from inhand.config import ConfigError
+from inhand.paths import config_path
 import mujoco
 import numpy as np
 import pytest
@@ -108,3 +110,23 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text('joints: [unclosed')
     with pytest.raises(ProfileError, match='not valid YAML'):
         load_hand_profile(str(bad))
+
+
+def test_a_misspelt_optional_key_is_refused_not_defaulted(tmp_path):
+    # The limiter trusts these numbers: a typo must not leave the wrist at the default speed.
+    text = config_path('hands/shadow.yaml').read_text()
+    path = tmp_path / 'hand.yaml'
+    path.write_text(text.replace('home: 0.0, max_velocity: 1.0}',
+                                 'home: 0.0, max_velocty: 1.0}', 1))
+    with pytest.raises(ConfigError, match=r"joint rh_WRJ2: unknown key 'max_velocty' "
+                                          r'\(did you mean max_velocity\?\)'):
+        load_hand_profile(str(path))
+
+
+def test_a_decimal_comma_in_a_flow_map_is_refused(tmp_path):
+    # `upper: 1,571` reads as upper: 1 plus a key 571: refused, with the likely cause named.
+    text = config_path('hands/shadow.yaml').read_text()
+    path = tmp_path / 'hand.yaml'
+    path.write_text(text.replace('lower: 0.0, upper: 1.571', 'lower: 0.0, upper: 1,571', 1))
+    with pytest.raises(ConfigError, match=r'joint rh_FFJ3: unknown key 571 \(a decimal comma'):
+        load_hand_profile(str(path))

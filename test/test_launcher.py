@@ -120,21 +120,22 @@ def test_node_command_carries_parameters_and_remappings(tmp_path):
 
 def test_the_fast_dds_profile_is_given_only_where_it_applies(tmp_path):
     profile = str(ROOT / 'config' / 'dds' / 'fastdds_large_images.xml')
-    assert graph.node_environment({}, {}) == {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
+    GL = {'MUJOCO_GL': 'egl'}     # a backend chosen: only the DDS variables are at stake
+    assert graph.node_environment({}, GL) == {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
     # Jazzy's Fast DDS 2 reads the older name (Kilted's warns about it).
-    assert graph.node_environment({}, {'ROS_DISTRO': 'jazzy'}) == {
+    assert graph.node_environment({}, {**GL, 'ROS_DISTRO': 'jazzy'}) == {
         'FASTRTPS_DEFAULT_PROFILES_FILE': profile}
-    assert graph.node_environment({}, {'RMW_IMPLEMENTATION': 'rmw_fastrtps_dynamic_cpp'})
+    assert graph.node_environment({}, {**GL, 'RMW_IMPLEMENTATION': 'rmw_fastrtps_dynamic_cpp'})
     # The user's own profile, another middleware, or an empty argument: nothing changes.
-    assert graph.node_environment({}, {'FASTRTPS_DEFAULT_PROFILES_FILE': '/x.xml'}) == {}
-    assert graph.node_environment({}, {'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}) == {}
-    assert graph.node_environment({'dds_profile': ''}, {}) == {}
+    assert graph.node_environment({}, {**GL, 'FASTRTPS_DEFAULT_PROFILES_FILE': '/x.xml'}) == {}
+    assert graph.node_environment({}, {**GL, 'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}) == {}
+    assert graph.node_environment({'dds_profile': ''}, GL) == {}
     own = tmp_path / 'mine.xml'
     own.write_text('<dds/>')
-    assert graph.node_environment({'dds_profile': str(own)}, {})[
+    assert graph.node_environment({'dds_profile': str(own)}, GL)[
         'FASTDDS_DEFAULT_PROFILES_FILE'] == str(own)
     with pytest.raises(graph.GraphError, match='dds_profile.*missing.xml'):
-        graph.node_environment({'dds_profile': 'dds/missing.xml'}, {})
+        graph.node_environment({'dds_profile': 'dds/missing.xml'}, GL)
     # Every run of ours (tests, benchmarks) gets it through isolate(); profile='' gives none
     # (the demo with dds_profile:=''), None leaves the environment's as it is (the launcher).
     assert dds_env.isolate({})['FASTDDS_DEFAULT_PROFILES_FILE'] == profile
@@ -244,3 +245,20 @@ def test_launch_file_builds_the_same_nodes_as_the_pip_launcher(monkeypatch, valu
         assert f"'{spec_.executable} = {spec_.module}:main'" in setup_py
     rviz = [n for n in nodes if n.kwargs['package'] == 'rviz2']
     assert len(rviz) == (1 if values.get('rviz') == 'true' else 0)
+
+
+def test_a_headless_machine_gets_a_gl_backend_that_needs_no_display(monkeypatch):
+    from inhand import headless
+    monkeypatch.setattr(headless.ctypes.util, 'find_library',
+                        lambda name: 'libEGL.so.1' if name == 'EGL' else None)
+    assert headless.gl_backend({})[0] == 'egl'
+    assert headless.gl_backend({'DISPLAY': ':0'})[0] is None         # windows work there
+    assert headless.gl_backend({'MUJOCO_GL': 'osmesa'})[0] is None    # the user's choice
+    env = graph.node_environment({}, {'RMW_IMPLEMENTATION': 'rmw_fastrtps_cpp'})
+    assert env['MUJOCO_GL'] == 'egl'
+    monkeypatch.setattr(headless.ctypes.util, 'find_library',
+                        lambda name: 'libOSMesa.so.8' if name == 'OSMesa' else None)
+    assert headless.gl_backend({})[0] == 'osmesa'
+    monkeypatch.setattr(headless.ctypes.util, 'find_library', lambda name: None)
+    value, why = headless.gl_backend({})
+    assert value is None and 'libegl1' in why

@@ -315,6 +315,27 @@ def test_estop_latches_holds_the_measured_pose_and_only_release_clears_it():
     assert isinstance(out, Output) and out.mode == 'ramp'
 
 
+def test_an_estop_is_reported_as_such_not_as_a_command_timeout():
+    limiter = make(ramp_time=0.1)
+    stream(limiter, 0.0, 0.3, 100, MID[ACT])
+    limiter.pop_events()
+    limiter.set_estop(True)
+    t = 0.3
+    for _ in range(100):                 # the policy keeps sending for 1 s (4 x the timeout)
+        t += 0.01
+        feed(limiter, t)
+        assert limiter.on_command(t, 0.0, NAMES, list(MID[ACT])).reason == 'estop'
+        limiter.tick(t)
+    texts = [text for _, text in limiter.pop_events()]
+    assert texts == ['e-stop latched: holding the measured pose']
+    summary = limiter.diagnostics(t)
+    assert summary.message == 'e-stop latched: holding the measured pose'
+    assert limiter.counts['command_timeouts'] == 0
+    limiter.set_estop(False)
+    feed(limiter, t + 0.01)
+    assert limiter.on_command(t + 0.01, 0.0, NAMES, list(MID[ACT])).mode == 'ramp'
+
+
 def test_estop_before_any_command_holds_the_measured_pose():
     limiter = make()
     limiter.set_estop(True)

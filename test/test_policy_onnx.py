@@ -208,3 +208,24 @@ def test_unreadable_model_file(tmp_path):
     path.write_bytes(b'not a model')
     with pytest.raises(ModelMismatchError, match='onnxruntime cannot load the model'):
         OnnxPolicy(path, model_spec(), 4, 4)
+
+
+def test_an_lfs_pointer_or_a_truncated_model_is_described(tmp_path):
+    pointer = tmp_path / 'lfs.onnx'
+    pointer.write_text('version https://git-lfs.github.com/spec/v1\n'
+                       'oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24'
+                       'd17e2393\n'
+                       'size 525544\n')
+    with pytest.raises(ModelMismatchError, match=r'Git LFS pointer.*git lfs pull'):
+        OnnxPolicy(pointer, model_spec(), 4, 4)
+    _graph_model(tmp_path / 'ok.onnx', ['batch', 4])
+    whole = (tmp_path / 'ok.onnx').read_bytes()
+    truncated = tmp_path / 'truncated.onnx'
+    truncated.write_bytes(whole[:len(whole) // 2])
+    with pytest.raises(ModelMismatchError, match=rf'{len(whole) // 2} bytes: a truncated or '
+                                                 'corrupted download'):
+        OnnxPolicy(truncated, model_spec(), 4, 4)
+    empty = tmp_path / 'empty.onnx'
+    empty.write_bytes(b'')
+    with pytest.raises(ModelMismatchError, match='The file is empty'):
+        OnnxPolicy(empty, model_spec(), 4, 4)

@@ -164,6 +164,26 @@ def test_publishes_nothing_when_the_cube_pose_goes_stale():
         h.spin_until(lambda: len(h.commands) > count + 2, what='commands resume')
 
 
+def test_a_stale_input_is_said_once_then_throttled_though_its_age_changes(monkeypatch):
+    with runner_node(max_cube_pose_age=0.2) as h:
+        h.publish_goal()
+        h.call('run')
+        h.spin_until(lambda: len(h.commands) >= 3, what='first commands')
+        calls = []
+
+        class Logger:
+            def warning(self, message, **kwargs):
+                calls.append((message, kwargs.get('throttle_duration_sec')))
+        monkeypatch.setattr(h.node, 'get_logger', lambda: Logger())
+        h.feed_cube = False
+        h.spin(1.0)                                    # ~20 ticks, each with a new age
+        stale = [c for c in calls if 'cube pose is' in c[0]]
+        assert len(stale) >= 10
+        assert stale[0][1] is None                     # the first is said at once
+        assert all(throttle == 2.0 for _, throttle in stale[1:])   # the rest through rclpy's
+        assert len({message for message, _ in stale}) > 1          # 2 s throttle
+
+
 def test_waits_for_a_goal_and_says_so():
     with runner_node() as h:
         h.call('run')

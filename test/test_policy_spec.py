@@ -364,8 +364,9 @@ def test_default_pose_of_a_joint_outside_the_action_needs_an_observation_using_i
      r'transform\.scale: expected a finite number'),
     (lambda d: d['model'].update(recurrent={'input': 'h', 'output': 'h2'}),
      r'model\.recurrent: expected a list'),
-    (lambda d: d.update({1: 'x'}), r'unknown key\(s\) 1 '),
-    (lambda d: d.update({None: 'x', 'nmae': 'y'}), r"unknown key\(s\) None, 'nmae'"),
+    (lambda d: d.update({1: 'x'}), r'unknown key 1 \(a decimal comma'),
+    (lambda d: d.update({None: 'x'}), r'unknown key None;'),
+    (lambda d: d.update({'nmae': 'y'}), r"unknown key 'nmae' \(did you mean name\?\)"),
 ])
 def test_wrong_value_types_are_spec_errors_naming_the_key(edit, pattern):
     data = spec_dict()

@@ -144,7 +144,8 @@ def scene_text(**replace) -> str:
     (('below_palm: 0.05', 'below_palm: nan'), 'drop.below_palm'),
     (('cube_mass_scale: [0.7, 1.3]', 'cube_mass_scale: [1.3, 0.7]'),
      'randomization.cube_mass_scale'),
-    (('cube_mass_scale: [0.7, 1.3]', 'cube_mas_scale: [0.7, 1.3]'), 'unknown entries'),
+    (('cube_mass_scale: [0.7, 1.3]', 'cube_mas_scale: [0.7, 1.3]'),
+     "unknown key 'cube_mas_scale' (did you mean cube_mass_scale?)"),
     (('timestep: 0.002', 'timestep: -1'), 'physics.timestep'),
 ])
 def test_scene_errors_name_file_and_key(tmp_path, change, message):
@@ -219,7 +220,7 @@ def test_rig_fields(tmp_path):
      'either "fovy_deg" or "intrinsics"'),
     (('orientation_xyzw: [0.0, 0.0, 0.0, 1.0]', 'orientation_xyzw: [0.0, 0.0, 0.0, 2.0]'),
      'not of unit length'),
-    (('{name: a,', '{name: a, focus: 3,'), 'unknown entries'),
+    (('{name: a,', '{name: a, focus: 3,'), "unknown key 'focus'"),
     (('cameras:\n  - {name: a', 'cameras: []\nx:\n  - {name: a'), 'list is empty'),
 ])
 def test_rig_errors_are_clear(tmp_path, change, message):

@@ -20,22 +20,16 @@ keys that are known, since a typo in a reward scale would otherwise train silent
 default.
 """
 from dataclasses import dataclass
-import difflib
 import math
 
-from inhand.config import ConfigError, Fields, load_yaml
+from inhand.config import check_known_keys, ConfigError, Fields, load_yaml
 
 TASKS = ('yaw', 'reorient')
 
 
 def check_keys(data: dict, allowed, where: str) -> None:
     """Refuse keys outside allowed, naming the nearest known one."""
-    for key in data:
-        if key not in allowed:
-            near = difflib.get_close_matches(str(key), list(allowed), n=1)
-            hint = f' (did you mean {near[0]}?)' if near else ''
-            raise ConfigError(f'{where}: unknown key {key!r}{hint}; known: '
-                              f'{", ".join(sorted(allowed))}')
+    check_known_keys(data, allowed, where)
 
 
 @dataclass(frozen=True)
