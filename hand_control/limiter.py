@@ -307,6 +307,11 @@ class SafetyLimiter:
             bad = [names[r] for r, v in zip(rows, values) if not math.isfinite(v)]
             self._count_js_drop('non_finite', f'non-finite position for {", ".join(bad)}')
             return False
+        # A measurement that ends a gap longer than joint_state_timeout is judged against the
+        # gap first: when nothing called the limiter during the gap (a starved executor), the
+        # stream must still end, so the next command restarts from this measured pose instead
+        # of continuing from the target held before the gap.
+        self._update(t)
         self._measured[cols] = values
         self._measured_t[cols] = t
         m = self._measured[self._act]

@@ -290,6 +290,22 @@ def test_stale_joint_states_stop_the_output_and_report_error():
     np.testing.assert_allclose(out.positions, np.clip(moved[ACT], limiter.lower, limiter.upper))
 
 
+def test_a_gap_in_joint_states_is_noticed_when_the_late_one_arrives():
+    # The node's executor starved for 0.4 s (> joint_state_timeout): no tick, no command ran.
+    # The late joint state is processed first; the next command must restart from it.
+    limiter = make(joint_state_timeout=0.25, command_timeout=1.0)
+    outputs = stream(limiter, 0.0, 0.5, 100, MID[ACT] + 0.2)
+    assert not np.allclose(outputs[-1].positions, MID[ACT])     # the stream had moved on
+    moved = MID.copy()
+    moved[ACT] -= 0.05
+    feed(limiter, 0.9, moved)
+    assert ('error', 'joint states stale (none for 0.25 s): not commanding') \
+        in limiter.pop_events()
+    out = limiter.on_command(0.9, 0.0, NAMES, list(MID[ACT] + 0.2))
+    assert isinstance(out, Output) and out.restarted
+    np.testing.assert_allclose(out.positions, np.clip(moved[ACT], limiter.lower, limiter.upper))
+
+
 def test_estop_latches_holds_the_measured_pose_and_only_release_clears_it():
     limiter = make(ramp_time=0.1, max_tracking_error=3.0)
     pose = MID.copy()

@@ -306,3 +306,15 @@ def test_parameters_are_read_only_so_a_runtime_set_is_refused(tmp_path, fresh_do
         if node is not None:
             node.destroy_node()
         rclpy.shutdown(context=context)
+
+
+def test_the_documented_command_qos_is_the_one_in_use():
+    import pathlib
+    import re
+    from inhand import qos
+    doc = (pathlib.Path(__file__).resolve().parent.parent / 'docs' / 'safety_limiter.md')
+    row = next(line for line in doc.read_text().splitlines()
+               if line.startswith('| `hand/command_raw`'))
+    depth = int(re.search(r'keep last (\d+)', row).group(1))
+    assert depth == qos.COMMAND.depth
+    assert 'reliable' in row and qos.COMMAND.reliability.name == 'RELIABLE'

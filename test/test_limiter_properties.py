@@ -235,7 +235,7 @@ class Checker:
             t - self.m_t[ACT].min() <= self.cfg.joint_state_timeout
 
     def watchdog(self, t):
-        """Mirror the limiter's check at commands and ticks: stale joint states end a stream."""
+        """Mirror the limiter's check at commands, ticks and joint states: stale ends a stream."""
         if np.isfinite(self.m[ACT]).all() and not self.fresh(t):
             self.prev = None
             self.last_cmd = -math.inf
@@ -247,6 +247,8 @@ class Checker:
             math.isfinite(positions[i]) for i, _ in known)
         assert accepted == expect
         if accepted:
+            # A joint state ending a gap is judged against the gap first (starved executor).
+            self.watchdog(t)
             for i, j in known:
                 self.m[j] = positions[i]
                 self.m_t[j] = t
