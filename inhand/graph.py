@@ -45,6 +45,8 @@ class NodeSpec:
     parameters: dict = field(default_factory=dict)   # overrides, applied after the files
     remappings: tuple = ()          # (from, to) topic pairs
     required: bool = True           # the whole graph stops when a required node dies
+    respawn_delay: float = 0.0      # s before a dead optional node is restarted; 0: never
+    respawn_max: int = 0            # restarts allowed per run (then it stays down)
 
 
 ARGUMENTS = (
@@ -158,6 +160,14 @@ def _flag(value: str) -> bool:
     return value == 'true'
 
 
+# What the hand cannot do without stops the graph: the safety limiter (the last line before the
+# motors: its e-stop, watchdogs and diagnostics must outlive everything else) and, in
+# simulation, the simulator. A policy, goal manager or vision node that dies leaves the limiter
+# holding (its command timeout) and is restarted after a delay, a bounded number of times;
+# commands then ramp in again.
+RESTARTABLE = {'required': False, 'respawn_delay': 2.0, 'respawn_max': 5}
+
+
 def bringup(args: dict) -> list:
     """Return the NodeSpecs of the bringup graph for resolved arguments."""
     args = resolve_arguments(args)
@@ -177,7 +187,8 @@ def bringup(args: dict) -> list:
     if args['pose_source'] == 'vision':
         nodes.append(NodeSpec(
             name='cube_pose', executable='cube_pose', module='vision_pose.cube_pose_node',
-            param_files=('vision/cube_pose.yaml',), parameters={'use_sim_time': sim_time}))
+            param_files=('vision/cube_pose.yaml',), parameters={'use_sim_time': sim_time},
+            **RESTARTABLE))
     nodes.append(NodeSpec(
         name='safety_limiter', executable='safety_limiter',
         module='hand_control.safety_limiter_node', param_files=('safety_limiter.yaml',),
@@ -190,14 +201,14 @@ def bringup(args: dict) -> list:
                         # In the simulator a finished episode resets the cube into the palm.
                         reset_service='/sim_bridge/reset_random'
                         if _flag(args['sim']) else ''),
-        remappings=cube_remap))
+        remappings=cube_remap, **RESTARTABLE))
     nodes.append(NodeSpec(
         name='policy_runner', executable='policy_runner',
         module='policy_node.policy_runner_node',
         param_files=('policies/policy_runner.params.yaml',),
         parameters=dict(common, scene=args['scene'], spec=args['policy'],
                         initial_mode=args['policy_mode']),
-        remappings=cube_remap))
+        remappings=cube_remap, **RESTARTABLE))
     return nodes
 
 

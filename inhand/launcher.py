@@ -18,9 +18,11 @@ Start a graph of nodes as separate processes where `ros2 launch` does not exist.
 Each NodeSpec becomes `python -m <module> --ros-args -r __node:=<name> --params-file ...`, with
 its parameter files and overrides (written to one generated YAML per node) and remappings. The
 launcher prefixes every output line with the node name, exits non-zero as soon as a required
-node dies, and on SIGINT/SIGTERM (or when --duration runs out) stops every node: SIGINT first,
+node dies (128 + N when signal N killed it), restarts an optional node that dies after its
+respawn_delay (at most respawn_max times), and on SIGINT/SIGTERM (or when --duration runs out) stops every node: SIGINT first,
 SIGTERM after `sigterm_timeout`, SIGKILL after as long again.
 """
+import collections
 import os
 import pathlib
 import signal
@@ -68,6 +70,17 @@ class NodeProcess:
         self._pump.join(timeout)
 
 
+def describe_exit(code: int) -> str:
+    """Say how a process ended: 'exited with code 2', 'was killed by SIGKILL'."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f'signal {-code}'
+        return f'was killed by {name}'
+    return f'exited with code {code}'
+
+
 def node_command(spec, param_dir: pathlib.Path, python=sys.executable) -> list:
     """Build the command line that runs one NodeSpec like launch_ros would."""
     command = [python, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}']
@@ -98,6 +111,7 @@ class Launcher:
         self._stop = threading.Event()
         self._param_dir = tempfile.TemporaryDirectory(prefix='inhand-launch-')
         self.failed = None
+        self.restarts = collections.Counter()
 
     def log(self, text):
         self.output.write(f'[launcher] {text}\n')
@@ -117,15 +131,40 @@ class Launcher:
             self.log(f'started {spec.name} (pid {self.nodes[-1].process.pid})')
 
     def check(self) -> bool:
-        """Report nodes that exited; return whether the graph is stopping (request or death)."""
-        for node in self.nodes:
+        """
+        Report nodes that exited, restart those due; return whether the graph is stopping.
+
+        A required node's death stops everything. An optional node with respawn_delay is
+        started again that long after it died, at most respawn_max times per run.
+        """
+        now = time.monotonic()
+        for index, node in enumerate(self.nodes):
             code = node.poll()
-            if code is not None and not getattr(node, 'reported', False):
+            if code is None:
+                continue
+            spec = node.spec
+            if not getattr(node, 'reported', False):
                 node.reported = True
-                self.log(f'{node.spec.name} exited with code {code}')
-                if node.spec.required:
+                node.died = now
+                if spec.required:
+                    self.log(f'REQUIRED node {spec.name} {describe_exit(code)}: stopping the '
+                             'whole graph')
                     self.failed = node
                     self._stop.set()
+                elif spec.respawn_delay > 0 and self.restarts[spec.name] < spec.respawn_max:
+                    self.log(f'{spec.name} {describe_exit(code)}; restarting it in '
+                             f'{spec.respawn_delay:g} s (restart {self.restarts[spec.name] + 1}'
+                             f' of {spec.respawn_max})')
+                else:
+                    left = ' (no restarts left)' if spec.respawn_delay > 0 else ''
+                    self.log(f'{spec.name} {describe_exit(code)}{left}; the rest of the graph '
+                             'goes on')
+            elif (not spec.required and spec.respawn_delay > 0 and not self._stop.is_set()
+                  and self.restarts[spec.name] < spec.respawn_max
+                  and now - node.died >= spec.respawn_delay):
+                self.restarts[spec.name] += 1
+                self.nodes[index] = NodeProcess(spec, node.command, self.env, self.output)
+                self.log(f'restarted {spec.name} (pid {self.nodes[index].process.pid})')
         return self._stop.is_set()
 
     def wait(self, duration=None, shutdown=True):
@@ -163,8 +202,10 @@ class Launcher:
         self._param_dir.cleanup()
         if self.failed is not None:
             code = self.failed.poll()
-            self.log(f'required node {self.failed.spec.name} died (code {code}): stopping')
-            return code if code else 1
+            self.log(f'stopped because the required node {self.failed.spec.name} '
+                     f'{describe_exit(code)}')
+            # A shell's convention, readable: 128 + N for a death by signal N (SIGKILL: 137).
+            return 128 - code if code and code < 0 else (code or 1)
         # Nodes that had already exited were reported (and judged) while running.
         unclean = [n.spec.name for n in stopping if n.poll() not in (0, -signal.SIGINT)]
         if unclean:

@@ -48,8 +48,12 @@ def _nodes(context):
             + [spec.parameters],
             remappings=list(spec.remappings),
             additional_env=environment,
-            on_exit=EmitEvent(event=Shutdown(reason=f'{spec.name} exited'))
-            if spec.required else None))
+            # The limiter (and the simulator) must outlive the rest: their death ends the
+            # launch; a policy, goal manager or vision node is restarted instead.
+            on_exit=EmitEvent(event=Shutdown(reason=f'required node {spec.name} exited'))
+            if spec.required else None,
+            **({'respawn': True, 'respawn_delay': spec.respawn_delay,
+                'respawn_max_retries': spec.respawn_max} if spec.respawn_delay > 0 else {})))
     return actions
 
 

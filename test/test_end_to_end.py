@@ -118,3 +118,57 @@ def test_vision_loop(isolated, tmp_path):
                 errors.append(np.linalg.norm([p.x - q.x, p.y - q.y, p.z - q.z]))
         assert errors and np.median(errors) < 0.01, errors
     assert launcher.exit_code == 0, launcher.output_text()
+
+
+def _limiter_states(diagnostics):
+    return [(s.level[0] if isinstance(s.level, bytes) else s.level, s.message,
+             {kv.key: kv.value for kv in s.values})
+            for msg in diagnostics for s in msg.status if s.name == 'safety_limiter: state']
+
+
+def test_the_limiter_outlives_a_dead_policy_and_the_graph_ends_with_the_limiter(isolated,
+                                                                               tmp_path):
+    import signal
+    import time
+    from diagnostic_msgs.msg import DiagnosticArray
+    specs = graph.bringup({'sim': 'true', 'cameras': 'false',
+                           'results_file': str(tmp_path / 'episodes.jsonl')})
+    specs = with_parameters(specs, 'safety_limiter', state_dir=str(tmp_path))
+    specs = [dataclasses.replace(s, respawn_delay=1.0) if s.name == 'policy_runner' else s
+             for s in specs]
+    with running(specs) as launcher, Probe() as probe:
+        raw = probe.subscribe('/hand/command_raw', JointState)
+        safe = probe.subscribe('/hand/command', JointState)
+        diagnostics = probe.subscribe('/diagnostics', DiagnosticArray, qos=50)
+        probe.wait_until(lambda: len(raw) > 30 and len(safe) > 30, timeout=90,
+                         what='commands through the limiter')
+        node = {n.spec.name: n for n in launcher.nodes}
+        node['policy_runner'].signal(signal.SIGKILL)
+        assert not launcher.check()                    # the graph does not stop for it
+        probe.spin(1.5)
+        # The limiter holds: after the last raw command + command_timeout (0.25 s) + one
+        # watchdog period, every safe output repeats the same target; it keeps publishing.
+        last_raw = max(stamp(m) for m in raw)
+        held = [m for m in safe if stamp(m) > last_raw + 0.25 + 0.01]
+        assert len(held) >= 3
+        assert all(np.allclose(m.position, held[0].position) for m in held)
+        probe.wait_until(lambda: any(level == 1 and 'command timeout' in message for
+                                     level, message, _ in _limiter_states(diagnostics)),
+                         timeout=10, what='the limiter saying why it holds')
+        # The launcher restarts the policy after its delay; commands flow and ramp in again.
+        count = len(raw)
+        probe.wait_until(lambda: launcher.check() or len(raw) > count + 20, timeout=90,
+                         what='commands from the restarted policy')
+        assert 'restarted policy_runner' in launcher.output_text()
+        probe.wait_until(lambda: _limiter_states(diagnostics)[-1][2].get('mode') in
+                         ('ramp', 'active'), timeout=10, what='the limiter commanding again')
+        # The limiter itself dies: the whole graph stops, loudly, with a readable code.
+        launcher.nodes[[n.spec.name for n in launcher.nodes].index('safety_limiter')].signal(
+            signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while not launcher.check() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert launcher.failed is not None and launcher.failed.spec.name == 'safety_limiter'
+    assert launcher.exit_code == 128 + signal.SIGKILL
+    text = launcher.output_text()
+    assert 'REQUIRED node safety_limiter was killed by SIGKILL: stopping the whole graph' in text

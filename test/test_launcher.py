@@ -31,9 +31,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = pathlib.Path(__file__).resolve().parent
 
 
-def spec(name, module, required=True):
+def spec(name, module, required=True, **extra):
     return graph.NodeSpec(name=name, executable=name, module=f'launcher_fixtures.{module}',
-                          required=required)
+                          required=required, **extra)
 
 
 def make_launcher(specs, timeout=2.0):
@@ -63,8 +63,35 @@ def test_required_node_death_stops_graph_with_its_code():
     started = time.monotonic()
     assert launcher.wait(duration=30) == 3
     assert time.monotonic() - started < 20
-    assert 'required node fragile died (code 3)' in out.getvalue()
+    assert 'REQUIRED node fragile exited with code 3: stopping the whole graph' \
+        in out.getvalue()
+    assert 'stopped because the required node fragile exited with code 3' in out.getvalue()
     assert all(n.poll() is not None for n in launcher.nodes)
+
+
+def test_a_required_node_killed_by_a_signal_gives_a_readable_exit_code():
+    launcher, out = make_launcher([spec('steady', 'sleeper'), spec('limiter', 'sleeper')])
+    launcher.start()
+    deadline = time.monotonic() + 20
+    while out.getvalue().count('sleeper up') < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    launcher.nodes[1].signal(signal.SIGKILL)
+    assert launcher.wait(duration=30) == 128 + signal.SIGKILL        # 137, not 247
+    assert 'REQUIRED node limiter was killed by SIGKILL' in out.getvalue()
+
+
+def test_an_optional_node_is_restarted_after_its_delay_a_bounded_number_of_times():
+    launcher, out = make_launcher([
+        spec('steady', 'sleeper'),
+        spec('policy', 'crasher', required=False, respawn_delay=0.3, respawn_max=2)])
+    launcher.start()
+    assert launcher.wait(duration=6.0) == 0            # the graph ran on, to the duration
+    text = out.getvalue()
+    assert 'policy exited with code 3; restarting it in 0.3 s (restart 1 of 2)' in text
+    assert 'policy exited with code 3; restarting it in 0.3 s (restart 2 of 2)' in text
+    assert text.count('restarted policy (pid') == 2
+    assert 'policy exited with code 3 (no restarts left); the rest of the graph goes on' in text
+    assert '[steady] sleeper stopping' in text          # still running at the end
 
 
 def test_optional_node_death_is_reported_but_tolerated():
@@ -72,7 +99,7 @@ def test_optional_node_death_is_reported_but_tolerated():
                                    spec('extra', 'crasher', required=False)])
     launcher.start()
     assert launcher.wait(duration=2.5) == 0
-    assert 'extra exited with code 3' in out.getvalue()
+    assert 'extra exited with code 3; the rest of the graph goes on' in out.getvalue()
 
 
 def test_escalates_to_sigterm_for_a_node_ignoring_sigint():
