@@ -19,8 +19,8 @@ Each NodeSpec becomes `python -m <module> --ros-args -r __node:=<name> --params-
 its parameter files and overrides (written to one generated YAML per node) and remappings. The
 launcher prefixes every output line with the node name, exits non-zero as soon as a required
 node dies (128 + N when signal N killed it), restarts an optional node that dies after its
-respawn_delay (at most respawn_max times), and on SIGINT/SIGTERM (or when --duration runs out) stops every node: SIGINT first,
-SIGTERM after `sigterm_timeout`, SIGKILL after as long again.
+respawn_delay (at most respawn_max times), and on SIGINT/SIGTERM (or when --duration runs out)
+stops every node: SIGINT first, SIGTERM after `sigterm_timeout`, SIGKILL after as long again.
 """
 import collections
 import os

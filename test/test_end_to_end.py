@@ -126,8 +126,8 @@ def _limiter_states(diagnostics):
             for msg in diagnostics for s in msg.status if s.name == 'safety_limiter: state']
 
 
-def test_the_limiter_outlives_a_dead_policy_and_the_graph_ends_with_the_limiter(isolated,
-                                                                               tmp_path):
+def test_the_limiter_outlives_a_dead_policy_and_the_graph_ends_with_the_limiter(
+        isolated, tmp_path):
     import signal
     import time
     from diagnostic_msgs.msg import DiagnosticArray

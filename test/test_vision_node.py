@@ -297,9 +297,9 @@ def test_camera_info_frame_change_to_an_unknown_frame_drops_the_extrinsics(isola
 
 
 @pytest.mark.parametrize('lag, words', [
-    (0.3, ('0.3', 'more than sync_slop')),
+    (0.3, ('more than sync_slop',)),
     # A whole frame period: every frame matches a set, but shows another instant.
-    (1 / 15.0, ('0.067', 'whole number of frame periods')),
+    (1 / 15.0, ('whole number of frame periods',)),
 ])
 def test_a_camera_with_an_offset_clock_is_left_out_and_its_offset_reported(
         isolated_env, lag, words):
@@ -340,6 +340,8 @@ def test_a_camera_with_an_offset_clock_is_left_out_and_its_offset_reported(
         assert all(word in status.message for word in words), status.message
         offset = float(next(v.value for v in status.values if v.key == 'clock_offset_s'))
         assert offset == pytest.approx(-lag, abs=0.01)
+        # The message states the measured offset (arrival jitter may move its last digit).
+        assert f'{abs(offset):.3f} s behind' in status.message, status.message
         assert by_name[f'cube_pose: camera {names[0]}'].level[0] == 0
         node.destroy_node()
     finally:
