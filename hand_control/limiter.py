@@ -55,7 +55,7 @@ import numpy as np
 MALFORMED = ('empty', 'unknown_joint', 'duplicate_joint', 'length_mismatch', 'non_finite',
              'stale_stamp', 'future_stamp')
 # ... and valid commands the limiter cannot forward now.
-REFUSED = ('no_joint_states', 'estop', 'fault')
+REFUSED = ('no_joint_states', 'estop', 'fault', 'clock_stalled')
 
 OK, WARN, ERROR = 0, 1, 2
 _EPS = 1e-9
@@ -259,6 +259,7 @@ class SafetyLimiter:
         self._estop_target = None
         self._fault = None
         self._fault_t = -math.inf
+        self._clock_stall = ''       # why the node's clock is not moving ('' when it is)
         self._stale = False
         # cube pose
         self._cube_t = -math.inf
@@ -391,6 +392,8 @@ class SafetyLimiter:
             return self._drop('fault', self._fault)
         if self._estop:
             return self._drop('estop', 'e-stop latched (release it with ~/estop false)')
+        if self._clock_stall:
+            return self._drop('clock_stalled', self._clock_stall)
         if self._stale or not self._complete:
             return self._drop('no_joint_states', 'no fresh /joint_states: not commanding')
 
@@ -461,6 +464,29 @@ class SafetyLimiter:
             return 'e-stop released: holding until commands resume (they ramp in)'
         return 'e-stop was not latched'
 
+    def set_clock_stalled(self, stalled: bool, detail: str = '') -> None:
+        """
+        Say that the node's clock stopped (True, with why) or moves again (False).
+
+        A node on sim time watches /clock on the wall clock (inhand.clock_watch): when it stops,
+        every timing this core relies on (command timeout, joint-state staleness, the step
+        between outputs) stops with it. So commands are refused and nothing is output until the
+        clock moves: the hand keeps the last safe target. Then commands ramp in again from
+        where the hand is, as after an e-stop.
+        """
+        if stalled:
+            if not self._clock_stall:
+                self.counts['clock_stalls'] += 1
+                self.events.append(('error', f'clock stalled: refusing commands, the hand keeps '
+                                    f'the last safe target ({detail or "no progress"})'))
+                self._commanding = False
+                self._timed_out = False
+            self._clock_stall = detail or 'the clock is not moving'
+        elif self._clock_stall:
+            self._clock_stall = ''
+            self._hold_here()
+            self.events.append(('info', 'clock moving again: holding until commands resume'))
+
     def reset_fault(self, t: float | None = None) -> tuple[bool, str]:
         """
         Clear a latched fault if every joint is measured back within tolerance; return why not.
@@ -493,7 +519,7 @@ class SafetyLimiter:
         self._advance(t)
         self.wear.advance(t)
         self._update(t)
-        if not self._have_state() or self._stale:
+        if not self._have_state() or self._stale or self._clock_stall:
             return None
         if self._fault is not None:
             if not self._streaming:
@@ -525,11 +551,13 @@ class SafetyLimiter:
 
     # ------------------------------------------------------------------ reporting
     def mode(self, t: float | None = None) -> str:
-        """Return the current state: waiting, stale, fault, estop, ramp, active, hold, home."""
+        """Return the state: fault, estop, clock_stalled, waiting, stale, ramp, active, hold..."""
         if self._fault is not None:
             return 'fault'
         if self._estop:
             return 'estop'
+        if self._clock_stall:
+            return 'clock_stalled'
         if not self._have_state():
             return 'waiting'
         if self._stale:
@@ -569,6 +597,8 @@ class SafetyLimiter:
             level, message = ERROR, 'joint states stale: not commanding'
         elif mode == 'estop':
             level, message = WARN, 'e-stop latched: holding the measured pose'
+        elif mode == 'clock_stalled':
+            level, message = ERROR, f'clock stalled: commands refused ({self._clock_stall})'
         elif mode == 'waiting':
             level, message = WARN, 'waiting for /joint_states'
         elif mode in ('hold', 'home') and self._timed_out:
@@ -588,6 +618,7 @@ class SafetyLimiter:
             'dropped_malformed': malformed,
             'dropped_refused': sum(self.drops[r] for r in REFUSED),
             'clock_jumps': self.counts['clock_jumps'],
+            'clock_stalls': self.counts['clock_stalls'],
             'wear_throttled': ' '.join(throttled),
         }
         for reason in MALFORMED + REFUSED:

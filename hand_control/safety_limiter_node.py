@@ -18,8 +18,10 @@ The safety_limiter node: the last line between any policy and the hand.
 Thin wiring around hand_control.limiter.SafetyLimiter (the ROS-free core, where every guarantee
 lives): raw commands on hand/command_raw are limited and forwarded at once (event-driven); a
 timer at watchdog_rate on the node clock (sim time aware) runs the watchdogs and moves held
-targets; ~/estop (std_srvs/SetBool, true = stop) latches a stop, ~/reset_fault
-(std_srvs/Trigger) clears a fault once the joints are back within their limits. Diagnostics go
+targets, and on sim time a wall-clock timer watches /clock itself (a stalled clock refuses
+commands until it moves again, with an ERROR in diagnostics); ~/estop (std_srvs/SetBool,
+true = stop) latches a stop, ~/reset_fault (std_srvs/Trigger) clears a fault once the joints
+are back within their limits. Diagnostics go
 to /diagnostics at diagnostics_rate (wall clock, so they keep coming if /clock stops). The wear
 odometer is saved to state_dir every odometer_save_period and at shutdown.
 
@@ -38,6 +40,7 @@ from hand_control.limits import (load_joint_limits_file, merge_joint_limits,
                                  parse_joint_limits_params)
 from hand_control.wear import Odometer, WearConfig, WearMonitor
 from inhand import diagnostics, qos, ros_runtime
+from inhand.clock_watch import STALLED
 from inhand.config import ConfigError
 from inhand.messages import sec_to_stamp
 from inhand.ros_runtime import run_node
@@ -238,6 +241,8 @@ class SafetyLimiterNode(Node):
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.last_save = time.monotonic()
         self._clock = self.get_clock()
+        # On sim time the watchdogs above stop with /clock; this one runs on the wall clock.
+        self.clock_watch = ros_runtime.watch_clock(self, self._on_clock_change)
         scaling = f'on ({cube_topic})' if config.uncertainty.enabled else 'off'
         self.get_logger().info(
             f'limiting {len(names)} joints of {profile.name} -> {self.publisher.topic_name} '
@@ -314,6 +319,10 @@ class SafetyLimiterNode(Node):
             else:
                 logger.info(text)
 
+    def _on_clock_change(self, state, watch):
+        self.core.set_clock_stalled(state == STALLED, watch.describe(time.monotonic()))
+        self._log_events()
+
     def _on_estop(self, request, response):
         response.message = self.core.set_estop(bool(request.data))
         response.success = True
@@ -327,6 +336,9 @@ class SafetyLimiterNode(Node):
 
     def _on_diagnostics(self):
         t = self._now()
+        if self.clock_watch is not None and self.clock_watch.state == STALLED:
+            # Refresh how long the stall has lasted (no new event: it is still the same one).
+            self.core.set_clock_stalled(True, self.clock_watch.describe(time.monotonic()))
         summary = self.core.diagnostics(t)
         state = diagnostics.status('safety_limiter: state', summary.level, summary.message,
                                    hardware_id=self.profile.name, **summary.values)

@@ -99,3 +99,37 @@ def declare(node, name, default, description, read_only=False):
     from rcl_interfaces.msg import ParameterDescriptor
     descriptor = ParameterDescriptor(description=description, read_only=read_only)
     return node.declare_parameter(name, default, descriptor).value
+
+
+def watch_clock(node, on_change, default_timeout=1.0):
+    """
+    Declare `clock_timeout` and, on sim time, watch /clock from a steady (wall) timer.
+
+    on_change(state, watch) is called when the clock stalls or moves again (inhand.clock_watch
+    states). Returns the ClockWatch, or None when the node is not on sim time or the parameter
+    is 0 (off). Stalls are logged as errors here; what to hold is the node's business.
+    """
+    from inhand.clock_watch import MOVING, STALLED, ClockWatch
+    from rclpy.clock import Clock, ClockType
+    timeout = declare(node, 'clock_timeout', default_timeout,
+                      'With use_sim_time: wall seconds without /clock progress that count as '
+                      'a stalled clock (diagnostics ERROR; the limiter refuses commands until '
+                      'the clock moves again). 0 turns the watch off.', read_only=True)
+    if not node.get_parameter('use_sim_time').value or timeout == 0:
+        return None
+    watch = ClockWatch(timeout)
+    clock = node.get_clock()
+    logger = node.get_logger()
+
+    def check():
+        wall = time.monotonic()
+        change = watch.update(clock.now().nanoseconds * 1e-9, wall)
+        if change == STALLED:
+            logger.error(f'clock stalled: {watch.describe(wall)}')
+        elif change == MOVING and watch.stalls:
+            logger.info('clock moving again')
+        if change is not None:
+            on_change(change, watch)
+    node.create_timer(min(0.1, timeout / 4.0), check,
+                      clock=Clock(clock_type=ClockType.STEADY_TIME))
+    return watch

@@ -31,16 +31,19 @@ can take the node down.
 import json
 import math
 import sys
+import time
 
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from hand_control.hand_profile import load_hand_profile
 from inhand import diagnostics, qos
+from inhand.clock_watch import STALLED
 from inhand.config import ConfigError
 from inhand.messages import msg_to_pose, pose_to_msg
-from inhand.ros_runtime import declare, run_node
+from inhand.ros_runtime import declare, run_node, watch_clock
 import numpy as np
 from policy_node.goals import append_jsonl, Episode, EpisodeConfig, GoalSampler, quat_problem
 from policy_node.kinematics import HandKinematics, load_hand_model
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -142,7 +145,10 @@ class GoalManagerNode(Node):
         self.reset_client = self.create_client(Trigger, self.reset_service) \
             if self.reset_service else None
         self.create_timer(1.0 / check_rate, self._on_tick)
-        self.create_timer(1.0, self._publish_diagnostics)
+        # Diagnostics on the wall clock: they must keep coming (and say so) if /clock stalls.
+        self.create_timer(1.0, self._publish_diagnostics,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.clock_watch = watch_clock(self, lambda state, watch: None)
         self.get_logger().info(
             f'goals: {self.sampler.mode} (seed {self.sampler.seed}), >= {min_angle:.3f} rad '
             f'apart; success < {self.config.success_threshold} rad; drop '
@@ -314,6 +320,10 @@ class GoalManagerNode(Node):
         else:
             level = diagnostics.OK
             message = f'episode {self.episode.index} ended ({self.episode.reason})'
+        if self.clock_watch is not None and self.clock_watch.state == STALLED:
+            # Goal timeouts run on /clock: the episode is frozen with it.
+            level = diagnostics.ERROR
+            message = f'clock stalled ({message}): {self.clock_watch.describe(time.monotonic())}'
         if self.last_result is not None:
             values.update(last_successes=self.last_result['successes'],
                           last_reason=self.last_result['reason'])

@@ -35,12 +35,14 @@ import time
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from hand_control.hand_profile import load_hand_profile
 from inhand import diagnostics, qos
+from inhand.clock_watch import STALLED
 from inhand.config import ConfigError
 from inhand.messages import msg_to_pose, stamp_to_sec
-from inhand.ros_runtime import declare, run_node
+from inhand.ros_runtime import declare, run_node, watch_clock
 import numpy as np
 from policy_node.goals import quat_problem
 from policy_node.runner import load_runner
+from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import qos_policy_name_from_kind
@@ -167,7 +169,10 @@ class PolicyRunnerNode(Node):
             self.create_service(Trigger, f'~/{mode}',
                                 lambda request, response, m=mode: self._on_mode(m, response))
         self.create_timer(1.0 / self.rate, self._on_timer)
-        self.create_timer(1.0, self._publish_diagnostics)
+        # Diagnostics on the wall clock: they must keep coming (and say so) if /clock stalls.
+        self.create_timer(1.0, self._publish_diagnostics,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.clock_watch = watch_clock(self, lambda state, watch: None)
         self._set_mode(initial_mode)
         layout = ', '.join(f'{name} {size}' for name, _, _, size in self.runner.builder.layout())
         self.get_logger().info(
@@ -407,6 +412,11 @@ class PolicyRunnerNode(Node):
         elif self.skip_reason:
             level, message = diagnostics.WARN, f'{self.mode}, publishing nothing: ' \
                 f'{self.skip_reason}'
+        if self.clock_watch is not None and self.clock_watch.state == STALLED:
+            # The control timer runs on /clock: nothing is published until it moves again.
+            level = diagnostics.ERROR
+            message = f'clock stalled, publishing nothing: ' \
+                f'{self.clock_watch.describe(time.monotonic())}'
         values = {'mode': self.mode, 'policy': self.runner.spec.name,
                   'rate_hz': float(self.rate), **self.counts,
                   **{f'rejected_{kind}': n for kind, n in self.rejected.items()},

@@ -172,3 +172,50 @@ def test_the_limiter_outlives_a_dead_policy_and_the_graph_ends_with_the_limiter(
     assert launcher.exit_code == 128 + signal.SIGKILL
     text = launcher.output_text()
     assert 'REQUIRED node safety_limiter was killed by SIGKILL: stopping the whole graph' in text
+
+
+def _statuses(diagnostics, name):
+    return [(s.level[0] if isinstance(s.level, bytes) else s.level, s.message)
+            for msg in diagnostics for s in msg.status if s.name == name]
+
+
+def test_a_frozen_simulator_is_a_stalled_clock_in_every_node_and_the_graph_recovers(
+        isolated, tmp_path):
+    import signal
+    from diagnostic_msgs.msg import DiagnosticArray
+    specs = graph.bringup({'sim': 'true', 'cameras': 'false',
+                           'results_file': str(tmp_path / 'episodes.jsonl')})
+    specs = with_parameters(specs, 'safety_limiter', state_dir=str(tmp_path))
+    with running(specs) as launcher, Probe() as probe:
+        safe = probe.subscribe('/hand/command', JointState)
+        diagnostics = probe.subscribe('/diagnostics', DiagnosticArray, qos=50)
+        probe.wait_until(lambda: len(safe) > 30, timeout=90, what='commands through the limiter')
+        sim = next(n for n in launcher.nodes if n.spec.name == 'sim_bridge')
+        sim.signal(signal.SIGSTOP)                      # frozen: /clock stops, nothing dies
+        try:
+            seen = len(diagnostics)
+            stalled = {}
+
+            def every_node_says_stalled():
+                new = diagnostics[seen:]
+                for name in ('safety_limiter: state', 'policy_runner', 'goal_manager'):
+                    if any(level == 2 and 'clock stalled' in message
+                           for level, message in _statuses(new, name)):
+                        stalled[name] = True
+                return len(stalled) == 3
+            probe.wait_until(every_node_says_stalled, timeout=15,
+                             what='an ERROR naming the stalled clock from all three nodes')
+            states = _limiter_states(diagnostics[seen:])
+            assert any(values.get('mode') == 'clock_stalled' for _, _, values in states)
+            count = len(safe)
+            probe.spin(1.0)
+            assert len(safe) == count                   # the limiter outputs nothing meanwhile
+        finally:
+            sim.signal(signal.SIGCONT)
+        # The clock moves again: the limiter ramps the policy back in, diagnostics are OK.
+        probe.wait_until(lambda: _limiter_states(diagnostics)[-1][2].get('mode') in
+                         ('ramp', 'active'), timeout=20, what='the limiter commanding again')
+        assert _limiter_states(diagnostics)[-1][0] == 0
+        assert not launcher.check()
+    assert 'clock stalled' in launcher.output_text()
+    assert 'clock moving again' in launcher.output_text()

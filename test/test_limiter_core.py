@@ -605,3 +605,32 @@ def test_resting_at_a_limit_is_not_pressing_but_pushing_beyond_it_is():
     stream(limiter, 1.0, 2.0, 100, beyond, measured=PROFILE.lower)
     pressed = limiter.diagnostics(2.0).joints['rh_LFJ5']['odometer_pressed_s']
     assert pressed == pytest.approx(1.0, abs=0.02)
+
+
+def test_a_stalled_clock_refuses_commands_outputs_nothing_and_ramps_in_after():
+    limiter = make(ramp_time=0.1)
+    stream(limiter, 0.0, 0.3, 100, MID[ACT])
+    limiter.pop_events()
+    limiter.set_clock_stalled(True, '/clock has not moved for 1.1 s')
+    # Frozen sim time: the same t over and over, as the node sees it while /clock is stuck.
+    t = 0.3
+    for _ in range(50):
+        feed(limiter, t)
+        drop = limiter.on_command(t, t, NAMES, list(MID[ACT] + 0.1))
+        assert isinstance(drop, Drop) and drop.reason == 'clock_stalled'
+        assert limiter.tick(t) is None
+    summary = limiter.diagnostics(t)
+    assert summary.level == ERROR and summary.values['mode'] == 'clock_stalled'
+    assert '1.1 s' in summary.message
+    assert summary.values['dropped_clock_stalled'] == 50 and summary.values['clock_stalls'] == 1
+    limiter.set_clock_stalled(True, '/clock has not moved for 2.0 s')   # refreshed, same stall
+    assert '2.0 s' in limiter.diagnostics(t).message
+    events = limiter.pop_events()
+    assert [level for level, _ in events] == ['error'] and 'clock stalled' in events[0][1]
+    assert limiter.counts['command_timeouts'] == 0
+    limiter.set_clock_stalled(False)
+    assert limiter.mode(t) == 'hold' and limiter.diagnostics(t).level == OK
+    feed(limiter, t + 0.01)
+    out = limiter.on_command(t + 0.01, t + 0.01, NAMES, list(MID[ACT]))
+    assert isinstance(out, Output) and out.mode == 'ramp'
+    assert limiter.diagnostics(t + 0.01).values['clock_stalls'] == 1
