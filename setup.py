@@ -54,12 +54,12 @@ setup(
     entry_points={
         'console_scripts': [
             'inhand = inhand.cli:main',
-            'sim_bridge = sim_bridge.node:main',
-            'safety_limiter = hand_control.safety_limiter_node:main',
-            'policy_runner = policy_node.policy_runner_node:main',
-            'goal_manager = policy_node.goal_manager_node:main',
-            'cube_pose = vision_pose.cube_pose_node:main',
-            'vision_rig_calibration = vision_pose.rig_calibration:main',
+            'sim_bridge = inhand.node_entry:sim_bridge',
+            'safety_limiter = inhand.node_entry:safety_limiter',
+            'policy_runner = inhand.node_entry:policy_runner',
+            'goal_manager = inhand.node_entry:goal_manager',
+            'cube_pose = inhand.node_entry:cube_pose',
+            'vision_rig_calibration = inhand.node_entry:vision_rig_calibration',
         ],
     },
 )

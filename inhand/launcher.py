@@ -19,8 +19,10 @@ Each NodeSpec becomes `python -m <module> --ros-args -r __node:=<name> --params-
 its parameter files and overrides (written to one generated YAML per node) and remappings. The
 launcher prefixes every output line with the node name, exits non-zero as soon as a required
 node dies (128 + N when signal N killed it), restarts an optional node that dies after its
-respawn_delay (at most respawn_max times), and on SIGINT/SIGTERM (or when --duration runs out)
-stops every node: SIGINT first, SIGTERM after `sigterm_timeout`, SIGKILL after as long again.
+respawn_delay (at most respawn_max times; never one that refused its configuration, which
+stops the graph when it happens at start-up), and on SIGINT/SIGTERM (or when --duration runs
+out) stops every node: SIGINT first, SIGTERM after `sigterm_timeout`, SIGKILL after as long
+again. Nodes start through inhand.node_entry, so a stop during their imports is quiet.
 """
 import collections
 import os
@@ -83,7 +85,9 @@ def describe_exit(code: int) -> str:
 
 def node_command(spec, param_dir: pathlib.Path, python=sys.executable) -> list:
     """Build the command line that runs one NodeSpec like launch_ros would."""
-    command = [python, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}']
+    # inhand.node_entry: a stop while the node is still importing ends it without a traceback.
+    command = [python, '-m', 'inhand.node_entry', spec.module,
+               '--ros-args', '-r', f'__node:={spec.name}']
     for name in spec.param_files:
         command += ['--params-file', str(config_path(name))]
     if spec.parameters:
@@ -93,6 +97,10 @@ def node_command(spec, param_dir: pathlib.Path, python=sys.executable) -> list:
     for source, target in spec.remappings:
         command += ['-r', f'{source}:={target}']
     return command
+
+
+# run_node's exit code for a node that refused its configuration: restarting cannot help.
+CONFIG_REFUSED = 2
 
 
 class Launcher:
@@ -151,6 +159,16 @@ class Launcher:
                              'whole graph')
                     self.failed = node
                     self._stop.set()
+                elif code == CONFIG_REFUSED and not self.restarts[spec.name]:
+                    # Found at start-up: stop, so that the cause stays the last thing on screen.
+                    self.log(f'{spec.name} refused its configuration (exit {code}): stopping '
+                             'the whole graph; fix it and launch again')
+                    self.failed = node
+                    self._stop.set()
+                elif code == CONFIG_REFUSED:
+                    self.log(f'{spec.name} refused its configuration (exit {code}): not '
+                             'restarted (it would be refused again); the rest of the graph '
+                             'goes on')
                 elif spec.respawn_delay > 0 and self.restarts[spec.name] < spec.respawn_max:
                     self.log(f'{spec.name} {describe_exit(code)}; restarting it in '
                              f'{spec.respawn_delay:g} s (restart {self.restarts[spec.name] + 1}'
@@ -160,7 +178,7 @@ class Launcher:
                     self.log(f'{spec.name} {describe_exit(code)}{left}; the rest of the graph '
                              'goes on')
             elif (not spec.required and spec.respawn_delay > 0 and not self._stop.is_set()
-                  and self.restarts[spec.name] < spec.respawn_max
+                  and code != CONFIG_REFUSED and self.restarts[spec.name] < spec.respawn_max
                   and now - node.died >= spec.respawn_delay):
                 self.restarts[spec.name] += 1
                 self.nodes[index] = NodeProcess(spec, node.command, self.env, self.output)
@@ -202,12 +220,15 @@ class Launcher:
         self._param_dir.cleanup()
         if self.failed is not None:
             code = self.failed.poll()
-            self.log(f'stopped because the required node {self.failed.spec.name} '
+            kind = 'required node' if self.failed.spec.required else 'node'
+            self.log(f'stopped because the {kind} {self.failed.spec.name} '
                      f'{describe_exit(code)}')
             # A shell's convention, readable: 128 + N for a death by signal N (SIGKILL: 137).
             return 128 - code if code and code < 0 else (code or 1)
         # Nodes that had already exited were reported (and judged) while running.
-        unclean = [n.spec.name for n in stopping if n.poll() not in (0, -signal.SIGINT)]
+        # 128 + SIGINT: stopped while still importing (inhand.node_entry), also a clean stop.
+        clean = (0, -signal.SIGINT, 128 + signal.SIGINT)
+        unclean = [n.spec.name for n in stopping if n.poll() not in clean]
         if unclean:
             self.log('not stopped cleanly: ' + ', '.join(unclean))
             return 1

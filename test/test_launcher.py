@@ -94,6 +94,35 @@ def test_an_optional_node_is_restarted_after_its_delay_a_bounded_number_of_times
     assert '[steady] sleeper stopping' in text          # still running at the end
 
 
+def test_a_stop_while_nodes_still_import_is_quiet_and_the_cause_is_the_last_line():
+    # The others are still importing when the fragile one fails: no traceback may bury it.
+    launcher, out = make_launcher([spec('slow', 'slow_import'),
+                                   spec('fragile', 'config_refuser', required=False),
+                                   spec('slow_too', 'slow_import', required=False)])
+    launcher.start()
+    deadline = time.monotonic() + 20
+    while out.getvalue().count('slow import started') < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert launcher.wait(duration=30) == 2
+    text = out.getvalue()
+    assert 'Traceback' not in text and 'KeyboardInterrupt' not in text, text
+    assert 'fragile refused its configuration (exit 2): stopping the whole graph' in text
+    assert all(n.poll() == 128 + signal.SIGINT for n in launcher.nodes if n.spec.name != 'fragile')
+    assert text.rstrip().splitlines()[-1].endswith(
+        'stopped because the node fragile exited with code 2')
+
+
+def test_a_node_that_refused_its_configuration_is_not_restarted():
+    launcher, out = make_launcher([
+        spec('steady', 'sleeper'),
+        spec('policy', 'config_refuser', required=False, respawn_delay=0.2, respawn_max=3)])
+    launcher.start()
+    assert launcher.wait(duration=3.0) == 2
+    text = out.getvalue()
+    assert 'restarted policy' not in text
+    assert text.count('[FATAL] configuration error') == 1
+
+
 def test_optional_node_death_is_reported_but_tolerated():
     launcher, out = make_launcher([spec('steady', 'sleeper'),
                                    spec('extra', 'crasher', required=False)])
@@ -137,9 +166,9 @@ def test_node_command_carries_parameters_and_remappings(tmp_path):
                           param_files=('sim/sim_bridge.yaml',), parameters={'seed': 4},
                           remappings=(('/cube/pose', '/cube/pose_gt'),))
     command = node_command(node, tmp_path)
-    assert command[1:4] == ['-m', 'sim_bridge.node', '--ros-args']
-    assert ['-r', '__node:=sim_bridge'] == command[4:6]
-    assert command[command.index('-r', 6) + 1] == '/cube/pose:=/cube/pose_gt'
+    assert command[1:5] == ['-m', 'inhand.node_entry', 'sim_bridge.node', '--ros-args']
+    assert ['-r', '__node:=sim_bridge'] == command[5:7]
+    assert command[command.index('-r', 7) + 1] == '/cube/pose:=/cube/pose_gt'
     files = [command[i + 1] for i, a in enumerate(command) if a == '--params-file']
     assert files[0].endswith('config/sim/sim_bridge.yaml')
     assert 'seed: 4' in pathlib.Path(files[1]).read_text()
@@ -266,10 +295,13 @@ def test_launch_file_builds_the_same_nodes_as_the_pip_launcher(monkeypatch, valu
         profile = str(ROOT / 'config' / 'dds' / 'fastdds_large_images.xml')
         assert node.kwargs['additional_env'] == {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
         assert (node.kwargs['on_exit'] is not None) == spec_.required
-    # Every executable the graph names is a console script of setup.py.
+    # Every executable the graph names is a console script of setup.py, which starts the
+    # node's module through inhand.node_entry (a quiet stop while importing).
+    from inhand import node_entry
     setup_py = (ROOT / 'setup.py').read_text()
     for spec_ in expected:
-        assert f"'{spec_.executable} = {spec_.module}:main'" in setup_py
+        assert f"'{spec_.executable} = inhand.node_entry:{spec_.executable}'" in setup_py
+        assert node_entry.NODE_MODULES[spec_.executable] == spec_.module
     rviz = [n for n in nodes if n.kwargs['package'] == 'rviz2']
     assert len(rviz) == (1 if values.get('rviz') == 'true' else 0)
 
