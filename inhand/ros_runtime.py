@@ -17,8 +17,8 @@ The one way every inhand node starts and stops (the ros2/demos idiom, made share
 
 run_node() initialises rclpy with the command line (so --ros-args, --params-file and remaps
 work), builds the node, spins it, and returns an exit code: 0 after SIGINT/SIGTERM, 2 when the
-node refused its configuration (a ConfigError: bad profile, missing file, wrong model shape),
-1 on any other crash, including a worker thread that set `node.fatal_error` and asked for
+node refused its configuration (a ConfigError: bad profile, missing file, wrong model shape,
+a parameter the node does not declare), 1 on any other crash, including a worker thread that set `node.fatal_error` and asked for
 shutdown.
 
 Shutdown order matters for nodes with worker threads (the simulator's physics and camera
@@ -33,7 +33,7 @@ import threading
 import time
 import traceback
 
-from inhand.config import ConfigError
+from inhand.config import ConfigError, unknown_key_problem
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
@@ -50,6 +50,7 @@ def run_node(node_factory, args=None) -> int:
     code = 0
     try:
         node = node_factory()
+        refuse_unknown_parameters(node)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         while not stop.is_set() and rclpy.ok():
@@ -92,6 +93,24 @@ def _context_going_down(wait=1.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+def refuse_unknown_parameters(node) -> None:
+    """
+    Raise ConfigError for a parameter given to the node that it does not declare.
+
+    rclpy ignores a parameter in a --params-file (or -p) that no code declares, so a misspelt
+    `comand_timeout: 0.1` left the limiter at its default without a word. The text names the
+    node and the nearest declared parameter.
+    """
+    # rclpy has no public list of the overrides; _parameter_overrides (Jazzy and Kilted) is
+    # the dict declare_parameter reads them from.
+    overrides = getattr(node, '_parameter_overrides', {})
+    declared = set(node._parameters)
+    unknown = {name: None for name in overrides if name not in declared}
+    if unknown:
+        raise ConfigError(unknown_key_problem(
+            unknown, declared, f'parameters of node {node.get_fully_qualified_name()}'))
 
 
 def declare(node, name, default, description, read_only=False):

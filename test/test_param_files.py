@@ -14,6 +14,7 @@
 
 """Every shipped parameter file names exactly the parameters its node declares, with values."""
 import importlib
+import os
 
 from inhand.paths import config_path
 import pytest
@@ -50,3 +51,22 @@ def test_parameter_file_matches_the_node(module, cls, file, name):
             getattr(node, 'close', lambda: None)()
             node.destroy_node()
         rclpy.shutdown()
+
+
+def test_a_misspelt_parameter_is_refused_naming_the_node_and_the_nearest_one(tmp_path):
+    import subprocess
+    import sys
+    from inhand import dds_env
+    params = tmp_path / 'typo.yaml'
+    params.write_text('safety_limiter:\n  ros__parameters:\n    comand_timeout: 0.1\n')
+    env = dds_env.isolate(dict(os.environ),
+                          domain_id=dds_env.pick_domain_id(os.getpid() + 2011))
+    proc = subprocess.run(
+        [sys.executable, '-m', 'inhand.node_entry', 'hand_control.safety_limiter_node',
+         '--ros-args', '-r', '__node:=safety_limiter', '--params-file', str(params),
+         '-p', f'state_dir:={tmp_path}'],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert ("parameters of node /safety_limiter: unknown key 'comand_timeout' "
+            "(did you mean command_timeout?)") in proc.stderr
+    assert 'Traceback' not in proc.stderr
