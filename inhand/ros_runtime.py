@@ -18,8 +18,8 @@ The one way every inhand node starts and stops (the ros2/demos idiom, made share
 run_node() initialises rclpy with the command line (so --ros-args, --params-file and remaps
 work), builds the node, spins it, and returns an exit code: 0 after SIGINT/SIGTERM, 2 when the
 node refused its configuration (a ConfigError: bad profile, missing file, wrong model shape,
-a parameter the node does not declare), 1 on any other crash, including a worker thread that set `node.fatal_error` and asked for
-shutdown.
+a parameter the node does not declare), 1 on any other crash, including a worker thread
+that set `node.fatal_error` and asked for shutdown.
 
 Shutdown order matters for nodes with worker threads (the simulator's physics and camera
 threads publish from outside the executor): rclpy's own signal handlers would shut the context

@@ -67,6 +67,7 @@ def test_a_misspelt_parameter_is_refused_naming_the_node_and_the_nearest_one(tmp
          '-p', f'state_dir:={tmp_path}'],
         capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 2, proc.stderr
-    assert ("parameters of node /safety_limiter: unknown key 'comand_timeout' "
-            "(did you mean command_timeout?)") in proc.stderr
+    expected = ("parameters of node /safety_limiter: unknown key 'comand_timeout' "
+                '(did you mean command_timeout?)')
+    assert expected in proc.stderr
     assert 'Traceback' not in proc.stderr
