@@ -78,16 +78,20 @@ ARGUMENTS = (
     Argument('scene', 'sim/scene.yaml',
              'Rig description: the hand mount in world (sim and kinematics) and the cube.'),
     Argument('results_file', '~/.ros/inhand/episodes.jsonl',
-             'Episode results are appended here (JSON lines); empty: not written.'),
+             'Episode results are appended here (JSON lines); none (or empty): not written.'),
     Argument('dds_profile', 'dds/fastdds_large_images.xml',
              'Fast DDS XML profile for the nodes (config/dds/*.xml or a path): the default '
-             'fits 640x480 images in shared memory. Empty, another middleware, or a profile '
-             'already named in the environment: left as it is.'),
+             'fits 640x480 images in shared memory. none (or empty), another middleware, or a '
+             'profile already named in the environment: left as it is.'),
 )
 
 
 class GraphError(ValueError):
     """A launch argument is unknown or has an invalid value."""
+
+
+# Arguments whose empty value means "none"; the word none gives it under `ros2 launch`.
+NONE_MEANS_EMPTY = ('results_file', 'dds_profile')
 
 
 def resolve_arguments(overrides: dict) -> dict:
@@ -98,6 +102,10 @@ def resolve_arguments(overrides: dict) -> dict:
         raise GraphError(f'unknown launch argument(s): {", ".join(unknown)} '
                          f'(known: {", ".join(known)})')
     args = {name: str(overrides.get(name, arg.default)) for name, arg in known.items()}
+    # `ros2 launch` refuses an empty value on its command line: 'none' says "no file".
+    for name in NONE_MEANS_EMPTY:
+        if args[name].strip().lower() == 'none':
+            args[name] = ''
     for name, arg in known.items():
         if arg.choices and args[name] not in arg.choices:
             raise GraphError(f'{name}:={args[name]!r} is not one of {list(arg.choices)}')

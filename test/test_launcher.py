@@ -238,23 +238,72 @@ def _stub_launch_modules(share):
         mod.__dict__.update(attrs)
         return mod
 
-    class LaunchConfiguration(_Recorder):
-        def perform(self, context):
-            return context.values[self.args[0]]
-
     return {
         'launch': module('launch', LaunchDescription=_Recorder),
         'launch.actions': module('launch.actions', DeclareLaunchArgument=_Recorder,
-                                 EmitEvent=_Recorder, OpaqueFunction=_Recorder),
-        'launch.events': module('launch.events', Shutdown=_Recorder),
-        'launch.substitutions': module('launch.substitutions',
-                                       LaunchConfiguration=LaunchConfiguration),
+                                 OpaqueFunction=_Recorder),
         'launch_ros': module('launch_ros'),
         'launch_ros.actions': module('launch_ros.actions', Node=_Recorder),
         'ament_index_python': module('ament_index_python'),
         'ament_index_python.packages': module(
             'ament_index_python.packages', get_package_share_directory=lambda pkg: share),
     }
+
+
+def _load_launch_file(monkeypatch):
+    for name, stub in _stub_launch_modules(str(ROOT)).items():
+        monkeypatch.setitem(sys.modules, name, stub)
+    spec = importlib.util.spec_from_file_location('bringup_launch',
+                                                  ROOT / 'launch' / 'bringup.launch.py')
+    launch_file = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(launch_file)
+    return launch_file
+
+
+def _launch_nodes(launch_file, **given):
+    """Run the launch file's OpaqueFunction as ros2 launch would with name:=value arguments."""
+    opaque = launch_file.generate_launch_description().args[0][-1]
+    context = types.SimpleNamespace(launch_configurations={
+        **{a.name: a.default for a in graph.ARGUMENTS}, **given})
+    return opaque.kwargs['function'](context)
+
+
+def test_the_launch_file_refuses_what_the_pip_launcher_refuses(monkeypatch):
+    launch_file = _load_launch_file(monkeypatch)
+    for given in ({'simm': 'false'}, {'sim': 'maybe'}, {'real_time_factor': 'fast'}):
+        with pytest.raises(graph.GraphError) as pip_error:
+            graph.resolve_arguments(given)
+        with pytest.raises(graph.GraphError) as launch_error:
+            _launch_nodes(launch_file, **given)
+        assert str(launch_error.value) == str(pip_error.value)
+    with pytest.raises(graph.GraphError, match='unknown launch argument.*simm'):
+        _launch_nodes(launch_file, simm='false')
+
+
+def test_none_gives_the_empty_values_ros2_launch_refuses(monkeypatch):
+    launch_file = _load_launch_file(monkeypatch)
+    nodes = _launch_nodes(launch_file, results_file='none', dds_profile='none')
+    goal_manager = next(n for n in nodes if n.kwargs['name'] == 'goal_manager')
+    assert goal_manager.kwargs['parameters'][-1]['results_file'] == ''
+    assert 'FASTDDS_DEFAULT_PROFILES_FILE' not in goal_manager.kwargs['additional_env']
+    assert graph.resolve_arguments({'results_file': 'None'})['results_file'] == ''
+
+
+def test_a_required_node_that_dies_fails_the_launch_naming_it(monkeypatch):
+    launch_file = _load_launch_file(monkeypatch)
+    nodes = {n.kwargs['name']: n for n in _launch_nodes(launch_file)}
+    on_exit = nodes['safety_limiter'].kwargs['on_exit']
+    running = types.SimpleNamespace(is_shutdown=False)
+    with pytest.raises(RuntimeError, match='REQUIRED node safety_limiter was killed by SIGKILL: '
+                       'stopping the whole graph'):
+        on_exit(types.SimpleNamespace(returncode=-signal.SIGKILL), running)
+    with pytest.raises(RuntimeError, match='REQUIRED node safety_limiter exited with code 2'):
+        on_exit(types.SimpleNamespace(returncode=2), running)
+    # Stopped by the launch itself (Ctrl-C): no failure.
+    assert on_exit(types.SimpleNamespace(returncode=0),
+                   types.SimpleNamespace(is_shutdown=True)) is None
+    assert nodes['policy_runner'].kwargs['on_exit'] is None
+    assert nodes['policy_runner'].kwargs['respawn'] is True
 
 
 @pytest.mark.parametrize('values', [{}, {'sim': 'false'}, {'pose_source': 'vision'},
@@ -279,8 +328,9 @@ def test_launch_file_builds_the_same_nodes_as_the_pip_launcher(monkeypatch, valu
     assert declared['sim']['default_value'] == 'true'
     assert declared['sim']['choices'] == ['true', 'false']
     opaque = actions[-1]
-    context = types.SimpleNamespace(values={**{a.name: a.default for a in graph.ARGUMENTS},
-                                            **values})
+    # As ros2 launch fills them: every declared argument, at its default unless given.
+    context = types.SimpleNamespace(launch_configurations={
+        **{a.name: a.default for a in graph.ARGUMENTS}, **values})
     nodes = opaque.kwargs['function'](context)
     expected = graph.bringup(values)
     ros_nodes = [n for n in nodes if n.kwargs['package'] == 'inhand']
