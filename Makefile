@@ -7,7 +7,7 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 export MUJOCO_GL ?= egl
 DEMO_SECONDS ?= 40
 
-.PHONY: setup test demo bench colcon lint clean
+.PHONY: setup test demo bench soak colcon lint clean
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,11 @@ demo: setup
 
 bench: setup
 	$(PY) bench/run_all.py
+
+# The 1-hour soak of the full graph with vision (bench/soak.py; not CI, not part of bench).
+SOAK_SECONDS ?= 3600
+soak: setup
+	$(PY) bench/soak.py --duration $(SOAK_SECONDS)
 
 colcon: setup
 	bash scripts/colcon_build.sh build/colcon
