@@ -39,8 +39,8 @@ import time
 os.environ.setdefault('MUJOCO_GL', 'egl')
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+from inhand.hand_model import CameraRig, load_camera_rig, load_scene_config  # noqa: E402
 import numpy as np  # noqa: E402
-from sim_bridge.scene import CameraRig, load_camera_rig, load_scene_config  # noqa: E402
 from sim_bridge.simulator import HandSim  # noqa: E402
 
 POLICY_PERIOD = 0.08      # s: Dactyl's 12.5 Hz control step

@@ -28,10 +28,10 @@ import sys
 
 from hand_control.hand_profile import load_hand_profile
 from inhand.config import ConfigError
+from inhand.hand_model import load_scene_config
 from inhand.transforms import axis_angle_to_quat
 import numpy as np
 from policy_node.runner import load_runner
-from sim_bridge.scene import load_scene_config
 
 
 def describe(runner) -> str:

@@ -38,6 +38,7 @@ from hand_control.hand_profile import load_hand_profile
 from inhand import diagnostics, qos
 from inhand.clock_watch import STALLED
 from inhand.config import ConfigError
+from inhand.hand_model import load_scene_config
 from inhand.messages import msg_to_pose, pose_to_msg
 from inhand.ros_runtime import declare, run_node, watch_clock
 import numpy as np
@@ -47,7 +48,6 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
-from sim_bridge.scene import load_scene_config
 from std_msgs.msg import Int32, String
 from std_srvs.srv import Trigger
 

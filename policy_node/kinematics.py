@@ -17,13 +17,13 @@ Forward kinematics of the hand from measured joint positions, through its MuJoCo
 
 Fingertip positions and the palm pose are what trained policies observe but no sensor on the
 hand measures; they follow from the joint angles and the hand's mount in the world. The model is
-the sim's own hand (sim_bridge.scene.build_model without cameras or cube) so the runner and
+the sim's own hand (inhand.hand_model.build_model without cameras or cube) so the runner and
 the simulator agree on every link length and on where the hand is mounted.
 """
 from inhand.config import ConfigError
+from inhand.hand_model import build_model, load_scene_config
 import mujoco
 import numpy as np
-from sim_bridge.scene import build_model, load_scene_config
 
 
 def load_hand_model(profile, scene_config=None) -> mujoco.MjModel:

@@ -37,6 +37,7 @@ from hand_control.hand_profile import load_hand_profile
 from inhand import diagnostics, qos
 from inhand.clock_watch import STALLED
 from inhand.config import ConfigError
+from inhand.hand_model import load_scene_config
 from inhand.messages import msg_to_pose, stamp_to_sec
 from inhand.ros_runtime import declare, run_node, watch_clock
 import numpy as np
@@ -47,7 +48,6 @@ from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import qos_policy_name_from_kind
 from sensor_msgs.msg import JointState
-from sim_bridge.scene import load_scene_config
 from std_msgs.msg import Int32, String
 from std_srvs.srv import Trigger
 

@@ -124,7 +124,7 @@ def load_runner(profile, spec_name='', model_name='', kinematics=None, threads=1
     Resolve the spec and model (see spec.resolve_spec_and_model) and build the runner.
 
     Forward kinematics uses kinematics when given, else the hand mounted as scene_config (a
-    sim_bridge.scene.SceneConfig; None: the default scene) says.
+    inhand.hand_model.SceneConfig; None: the default scene) says.
     """
     spec, model_path = resolve_spec_and_model(spec_name, model_name)
     return PolicyRunner(spec, model_path, profile, kinematics=kinematics, threads=threads,

@@ -35,6 +35,7 @@ from inhand import diagnostics, qos
 from inhand.config import ConfigError
 from inhand.cube_markers import load_cube_markers
 # Before mujoco is imported (it reads MUJOCO_GL once): a backend that needs no display.
+from inhand.hand_model import CameraRig, load_camera_rig, load_scene_config
 from inhand.headless import CHOSEN_GL_BACKEND
 from inhand.messages import (image_to_msg, JointCommandError, parse_joint_command, pose_to_msg,
                              sec_to_stamp, transform_stamped)
@@ -46,7 +47,6 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from sim_bridge.camera_worker import CameraWorker
 from sim_bridge.pacing import RealTimePacer, Schedule
-from sim_bridge.scene import CameraRig, load_camera_rig, load_scene_config
 from sim_bridge.simulator import HandSim, SimulationUnstable
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger

@@ -27,12 +27,12 @@ import math
 
 from hand_control.hand_profile import HandProfile, load_hand_profile
 from inhand.cube_markers import CubeMarkers, load_cube_markers
+from inhand.hand_model import (build_spec, CameraRig, compile_spec, CUBE_BODY, CUBE_GEOM,
+                               CUBE_JOINT, load_camera_rig, load_scene_config, optical_pose,
+                               RANDOMIZATION_JITTERS, RANDOMIZATION_SCALES, SceneConfig)
 from inhand.transforms import axis_angle_to_quat, quat_multiply, quat_normalize
 import mujoco
 import numpy as np
-from sim_bridge.scene import (build_spec, CameraRig, compile_spec, CUBE_BODY, CUBE_GEOM,
-                              CUBE_JOINT, load_camera_rig, load_scene_config, optical_pose,
-                              RANDOMIZATION_JITTERS, RANDOMIZATION_SCALES, SceneConfig)
 
 _INSTABILITY_WARNINGS = (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
                          mujoco.mjtWarning.mjWARN_BADQACC)

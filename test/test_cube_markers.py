@@ -25,11 +25,11 @@ import math
 import cv2
 from inhand.config import ConfigError
 from inhand.cube_markers import CubeMarkers, face_frame, FACE_NAMES, load_cube_markers
+from inhand.hand_model import CameraConfig, CameraRig, look_at_quat
 from inhand.transforms import axis_angle_to_quat, quat_multiply, quat_to_matrix
 import numpy as np
 from PIL import Image
 import pytest
-from sim_bridge.scene import CameraConfig, CameraRig, look_at_quat
 
 GOOD = """
 dictionary: DICT_4X4_50

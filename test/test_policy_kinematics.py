@@ -14,11 +14,11 @@
 
 """The runner's forward kinematics agrees with the simulator it will be deployed against."""
 from hand_control.hand_profile import load_hand_profile
+from inhand.hand_model import CameraRig
 from inhand.transforms import quat_to_matrix
 import numpy as np
 from policy_node.kinematics import HandKinematics
 import pytest
-from sim_bridge.scene import CameraRig
 from sim_bridge.simulator import HandSim
 
 

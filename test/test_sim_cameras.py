@@ -23,12 +23,12 @@ import os
 import threading
 
 import cv2
+from inhand.hand_model import CameraConfig, CameraRig, load_camera_rig, look_at_quat
 from inhand.transforms import quat_to_matrix
 import mujoco
 import numpy as np
 import pytest
 from sim_bridge.camera_worker import CameraWorker
-from sim_bridge.scene import CameraConfig, CameraRig, load_camera_rig, look_at_quat
 from sim_bridge.simulator import HandSim
 
 # Sphere centres (world) and colours: pure primaries, so a colour threshold isolates each one.

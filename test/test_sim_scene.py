@@ -18,12 +18,12 @@ import math
 from hand_control.hand_profile import load_hand_profile
 from inhand.config import ConfigError
 from inhand.cube_markers import load_cube_markers
+from inhand.hand_model import (build_model, CameraRig, CUBE_BODY, CUBE_JOINT, FLOOR_GEOM,
+                               load_camera_rig, load_scene_config, look_at_quat)
 from inhand.transforms import quat_to_matrix
 import mujoco
 import numpy as np
 import pytest
-from sim_bridge.scene import (build_model, CameraRig, CUBE_BODY, CUBE_JOINT, FLOOR_GEOM,
-                              load_camera_rig, load_scene_config, look_at_quat)
 
 
 @pytest.fixture(scope='module')

@@ -15,12 +15,12 @@
 """HandSim physics core: commands, coupling, reset, randomization and drop detection."""
 import math
 
+from inhand.hand_model import CameraRig, CUBE_BODY
 from inhand.transforms import (axis_angle_to_quat, quat_angle, quat_to_matrix,
                                rotation_between)
 import mujoco
 import numpy as np
 import pytest
-from sim_bridge.scene import CameraRig, CUBE_BODY
 from sim_bridge.simulator import HandSim, SimulationUnstable
 
 FLOOR_SPOT = ([0.3, 0.3, 0.05], [1.0, 0.0, 0.0, 0.0])    # out of the hand's reach

@@ -22,10 +22,10 @@ cameras disagree, when fewer cameras or markers see the cube, and on a planar am
 """
 import dataclasses
 
+from inhand.hand_model import load_camera_rig
 from inhand.transforms import axis_angle_to_quat, quat_to_matrix, random_quat
 import numpy as np
 import pytest
-from sim_bridge.scene import load_camera_rig
 from vision_pose.camera_model import CameraModel, Extrinsics, intrinsics_from_matrix
 from vision_pose.fusion import fuse, FusionConfig, rotation_exp, rotation_log
 from vision_pose.marker_layout import load_cube_layout

@@ -37,13 +37,13 @@ import math
 from hand_control.hand_profile import load_hand_profile
 from hand_control.limiter import Output
 from hand_control.limiter_params import limiter_factory
+from inhand.hand_model import CameraRig, load_scene_config
 from inhand.transforms import axis_angle_to_quat, quat_multiply, quat_normalize
 import numpy as np
 from policy_node.goals import GoalSampler
 from policy_node.kinematics import HandKinematics, load_hand_model
 from policy_node.runner import PolicyStepper
 from policy_node.spec import load_spec
-from sim_bridge.scene import CameraRig, load_scene_config
 from sim_bridge.simulator import HandSim, SimulationUnstable
 from training.config import TrainConfig
 

@@ -85,7 +85,7 @@ def rig_camera_names(rig_file: str) -> list:
 
 def rig_extrinsics(rig_file: str) -> dict:
     """Return {camera name: Extrinsics} from a rig file (the simulator's parser)."""
-    from sim_bridge.scene import load_camera_rig
+    from inhand.hand_model import load_camera_rig
     rig = load_camera_rig(rig_file)
     return {c.name: Extrinsics.from_pose(c.position, c.optical_quat, f'{rig.source}: {c.name}')
             for c in rig.cameras}

@@ -13,7 +13,12 @@
 # limitations under the License.
 
 """
-The simulated scene: configs (scene, camera rig) and the MuJoCo model built from them.
+The hand model: hand profile + scene (+ camera rig) -> one MuJoCo model, for every package.
+
+The simulator steps it, the policy runner and goal manager run forward kinematics on it, the
+hand description turns it into a URDF and TF, and the vision node reads the camera rig's
+config here. It lives in `inhand` (not in sim_bridge) so that what runs on the robot never
+imports the simulator package.
 
 build_model() composes the hand MJCF of a hand profile (as installed with its Python package)
 through mujoco.MjSpec: it removes what the profile lists (the gym scene's block, goal and
