@@ -28,7 +28,8 @@ from inhand.config import ConfigError, load_yaml
 NODE_ONLY = {'hand', 'joint_limits_file', 'ignore_unknown_joints',
              'allow_wider_position_limits', 'allow_faster_than_profile', 'watchdog_rate',
              'diagnostics_rate', 'cube_pose_topic', 'state_dir', 'odometer_save_period',
-             'output_type', 'output_topic', 'output_joint_order', 'joint_limits'}
+             'output_type', 'output_topic', 'output_joint_order', 'joint_limits',
+             'clock_timeout'}
 
 
 def load_limiter_parameters(name_or_path='safety_limiter.yaml') -> tuple[dict, str]:
