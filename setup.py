@@ -56,6 +56,7 @@ setup(
             'inhand = inhand.cli:main',
             'sim_bridge = inhand.node_entry:sim_bridge',
             'safety_limiter = inhand.node_entry:safety_limiter',
+            'hand_description = inhand.node_entry:hand_description',
             'policy_runner = inhand.node_entry:policy_runner',
             'goal_manager = inhand.node_entry:goal_manager',
             'cube_pose = inhand.node_entry:cube_pose',

@@ -58,6 +58,8 @@ class HandProfile:
     palm_body: str
     palm_frame: str
     world_frame: str
+    link_prefix: str              # URDF/TF link name = link_prefix + MuJoCo body name
+    mujoco_prefix: str            # ... without this prefix (e.g. "robot0:")
     model_package: str
     model_file: str
     remove_bodies: tuple
@@ -107,7 +109,8 @@ def _parse(data: dict, path: pathlib.Path) -> HandProfile:
                                         'joints', 'fingertips')
     model = top.section('model').allow('package', 'file', 'remove_bodies', 'remove_geoms',
                                        'mount_body')
-    frames = top.section('frames').allow('palm_body', 'palm_frame', 'world_frame')
+    frames = top.section('frames').allow('palm_body', 'palm_frame', 'world_frame',
+                                         'link_prefix', 'mujoco_prefix')
     defaults = top.section('defaults').allow('max_velocity', 'max_acceleration')
     default_vel = defaults.number('max_velocity', positive=True)
     default_acc = defaults.number('max_acceleration', positive=True)
@@ -167,6 +170,8 @@ def _parse(data: dict, path: pathlib.Path) -> HandProfile:
         fingertips=tuple(tips),
         palm_body=frames.text('palm_body'), palm_frame=frames.text('palm_frame'),
         world_frame=frames.text('world_frame', 'world'),
+        link_prefix=frames.text('link_prefix') if 'link_prefix' in frames.data else '',
+        mujoco_prefix=frames.text('mujoco_prefix') if 'mujoco_prefix' in frames.data else '',
         model_package=model.text('package'), model_file=model.text('file'),
         remove_bodies=tuple(model.items('remove_bodies', [])),
         remove_geoms=tuple(model.items('remove_geoms', [])),

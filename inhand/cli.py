@@ -40,6 +40,10 @@ def cmd_launch(options) -> int:
     from inhand import dds_env, launcher
     specs = _resolve(options.graph, options.arguments)
     args = graph.resolve_arguments(graph.parse_cli_arguments(options.arguments))
+    if args['state_publisher'] != 'inhand':
+        raise graph.GraphError('state_publisher:=robot_state_publisher needs a ROS install: '
+                               'ros2 launch inhand bringup.launch.py state_publisher:='
+                               'robot_state_publisher (here: state_publisher:=inhand)')
     env = dict(os.environ)
     if args['sim'] == 'true':
         # Everything runs on this machine: default to loopback discovery and a domain of

@@ -54,6 +54,11 @@ ARGUMENTS = (
              ('true', 'false')),
     Argument('hand', 'shadow', 'Hand profile: config/hands/<hand>.yaml or a path.'),
     Argument('rviz', 'false', 'Start rviz2 with rviz/inhand.rviz.', ('true', 'false')),
+    Argument('state_publisher', 'inhand',
+             "Who puts the hand's links on TF: inhand (the hand_description node, MuJoCo "
+             'forward kinematics, also in a pip-only install) or robot_state_publisher (the '
+             'stock node of a ROS install, from the same generated URDF; ros2 launch only).',
+             ('inhand', 'robot_state_publisher')),
     Argument('use_sim_time', '',
              'Use /clock for time. Empty follows sim (true with the simulator).',
              ('', 'true', 'false')),
@@ -195,12 +200,26 @@ def bringup(args: dict) -> list:
     if args['pose_source'] == 'vision':
         nodes.append(NodeSpec(
             name='cube_pose', executable='cube_pose', module='vision_pose.cube_pose_node',
-            param_files=('vision/cube_pose.yaml',), parameters={'use_sim_time': sim_time},
+            param_files=('vision/cube_pose.yaml',),
+            # rviz shows the images with the detections drawn on them.
+            parameters={'use_sim_time': sim_time,
+                        **({'publish_debug_images': True} if _flag(args['rviz']) else {})},
             **RESTARTABLE))
     nodes.append(NodeSpec(
         name='safety_limiter', executable='safety_limiter',
         module='hand_control.safety_limiter_node', param_files=('safety_limiter.yaml',),
         parameters=dict(common), remappings=cube_remap))
+    # The hand in rviz: URDF, TF of the measured hand and the commanded ghost. Not required:
+    # it only shows, so it restarts like the policy.
+    nodes.append(NodeSpec(
+        name='hand_description', executable='hand_description',
+        module='hand_control.hand_description_node', param_files=('hand_description.yaml',),
+        parameters=dict(common, scene=args['scene'],
+                        # robot_state_publisher publishes the URDF and the measured hand's
+                        # TF itself; the ghost stays ours.
+                        **({'publish_tf': False, 'publish_description': False}
+                           if args['state_publisher'] == 'robot_state_publisher' else {})),
+        **RESTARTABLE))
     nodes.append(NodeSpec(
         name='goal_manager', executable='goal_manager', module='policy_node.goal_manager_node',
         param_files=('policies/goal_manager.params.yaml',),

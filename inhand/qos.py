@@ -29,6 +29,12 @@ COMMAND = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      history=HistoryPolicy.KEEP_LAST)
+# Subscribing to /tf_static: every broadcaster latches its own message, and a late joiner gets
+# them all at once; a reader history of 1 would keep only one of them (tf2_ros' static
+# listener keeps 100 for the same reason).
+TF_STATIC_SUB = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                           history=HistoryPolicy.KEEP_LAST)
 # /tf like tf2_ros' broadcaster.
 TF = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                 history=HistoryPolicy.KEEP_LAST)

@@ -28,6 +28,7 @@ every launch configuration in scope is taken as an argument of this file.
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from hand_control.description import hand_urdf
 from inhand import graph
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -61,6 +62,14 @@ def _nodes(context):
             package='rviz2', executable='rviz2', name='rviz2', output='screen',
             arguments=['-d', os.path.join(share, 'rviz', 'inhand.rviz')],
             parameters=[{'use_sim_time': values['use_sim_time'] == 'true'}]))
+    if values['state_publisher'] == 'robot_state_publisher':
+        # The stock node from the same generated URDF (meshes written where it names them).
+        actions.append(Node(
+            package='robot_state_publisher', executable='robot_state_publisher',
+            name='robot_state_publisher', output='screen',
+            parameters=[{'robot_description': hand_urdf(values['hand'], values['scene']),
+                         'use_sim_time': values['use_sim_time'] == 'true'}],
+            additional_env=environment))
     for spec in graph.bringup(values):
         actions.append(Node(
             package='inhand', executable=spec.executable, name=spec.name, output='screen',

@@ -17,7 +17,8 @@ The sim_bridge node: HandSim on the topics the real hand and camera drivers spea
 
 A physics thread steps the simulator in chunks of 1/clock_rate simulated seconds, paced to the
 wall clock, applies the newest accepted command, and publishes /clock, /joint_states,
-/cube/pose_gt, /tf and the camera images (each at its rate, images only while subscribed).
+/cube/pose_gt, the true cube on /tf and the camera images (each at its rate, images only while
+subscribed); the hand's links on TF come from hand_description, as on the robot.
 The executor thread serves subscriptions and services; both share the simulator under a lock.
 """
 import math
@@ -71,7 +72,8 @@ class SimBridgeNode(Node):
                                   'Hz (sim time) of /clock and of applying commands.'),
             'joint_state_rate': declare(self, 'joint_state_rate', 100.0,
                                         'Hz (sim time) of /joint_states.'),
-            'tf_rate': declare(self, 'tf_rate', 50.0, 'Hz (sim time) of /tf.'),
+            'tf_rate': declare(self, 'tf_rate', 50.0,
+                               'Hz (sim time) of the true cube (world -> cube) on /tf.'),
             'cube_pose_rate': declare(self, 'cube_pose_rate', 100.0,
                                       'Hz (sim time) of /cube/pose_gt.'),
             'ground_truth': declare(self, 'publish_ground_truth', True,
@@ -305,17 +307,12 @@ class SimBridgeNode(Node):
         return info
 
     def _publish_tf(self, stamp):
-        world = self.profile.world_frame
-        transforms = [transform_stamped(world, self.profile.palm_frame, *self.sim.palm_pose(),
-                                        stamp=stamp)]
-        identity = np.array([1.0, 0.0, 0.0, 0.0])
-        for tip, position in zip(self.profile.fingertips, self.sim.fingertip_positions()):
-            transforms.append(transform_stamped(world, tip.frame, position, identity,
-                                                stamp=stamp))
+        # Only what a real hand's drivers would not give: the true cube. The hand's links come
+        # from /joint_states through hand_description (or robot_state_publisher), as on the
+        # robot, so the sim and the real hand show the same TF tree.
         if self.params['ground_truth']:
-            transforms.append(transform_stamped(world, 'cube', *self.sim.cube_pose(),
-                                                stamp=stamp))
-        self.tf_pub.publish(TFMessage(transforms=transforms))
+            self.tf_pub.publish(TFMessage(transforms=[transform_stamped(
+                self.profile.world_frame, 'cube', *self.sim.cube_pose(), stamp=stamp)]))
 
     def _publish_static_tf(self):
         stamp = sec_to_stamp(self.sim.time)

@@ -86,7 +86,7 @@ def test_evaluate_runs_one_short_episode_through_the_graph(tmp_path, fresh_domai
     env = dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'))
     result = subprocess.run(
         [sys.executable, '-m', 'inhand', 'evaluate', '--policy', 'policies/inhand_yaw.yaml',
-         '--episodes', '1', '--goal-timeout', '2', '--out', str(out), 'cameras:=false'],
+         '--episodes', '1', '--goal-timeout', '4', '--out', str(out), 'cameras:=false'],
         env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((out / 'evaluation.json').read_text())

@@ -371,3 +371,27 @@ def test_a_headless_machine_gets_a_gl_backend_that_needs_no_display(monkeypatch)
     monkeypatch.setattr(headless.ctypes.util, 'find_library', lambda name: None)
     value, why = headless.gl_backend({})
     assert value is None and 'libegl1' in why
+
+
+def test_robot_state_publisher_gets_the_generated_urdf_and_ours_keeps_the_ghost(
+        monkeypatch, tmp_path):
+    monkeypatch.setenv('HOME', str(tmp_path))            # the meshes go to ~/.cache/inhand
+    launch_file = _load_launch_file(monkeypatch)
+    nodes = {n.kwargs['name']: n for n in _launch_nodes(launch_file)}
+    assert 'robot_state_publisher' not in nodes          # ours by default
+    assert 'publish_tf' not in nodes['hand_description'].kwargs['parameters'][-1]
+    nodes = {n.kwargs['name']: n for n in _launch_nodes(
+        launch_file, state_publisher='robot_state_publisher')}
+    urdf = nodes['robot_state_publisher'].kwargs['parameters'][0]['robot_description']
+    assert '<joint name="rh_FFJ3" type="revolute">' in urdf
+    meshes = [line.split('file://')[1].split('"')[0] for line in urdf.splitlines()
+              if 'file://' in line]
+    assert meshes and all(pathlib.Path(m).is_file() for m in meshes)
+    ours = nodes['hand_description'].kwargs['parameters'][-1]
+    assert ours['publish_tf'] is False and ours['publish_description'] is False
+    # The pip launcher cannot start it, and says what to do instead.
+    result = subprocess.run([sys.executable, '-m', 'inhand', 'launch', 'bringup',
+                             'state_publisher:=robot_state_publisher'],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert 'state_publisher:=robot_state_publisher needs a ROS install' in result.stderr

@@ -28,6 +28,8 @@ NODES = [
      'policy_runner'),
     ('vision_pose.cube_pose_node', 'CubePoseNode', 'vision/cube_pose.yaml', 'cube_pose'),
     ('sim_bridge.node', 'SimBridgeNode', 'sim/sim_bridge.yaml', 'sim_bridge'),
+    ('hand_control.hand_description_node', 'HandDescriptionNode', 'hand_description.yaml',
+     'hand_description'),
 ]
 # Declared by rclpy itself, not by our nodes.
 BUILTIN = {'use_sim_time', 'start_type_description_service'}

@@ -45,7 +45,7 @@ from inhand import diagnostics
 from inhand.config import ConfigError, load_yaml
 from inhand.large_buffers import keep_large_buffers
 from inhand.messages import image_to_msg, msg_to_image, pose_to_msg, stamp_to_sec
-from inhand.qos import LATCHED, SENSOR_PUB, SENSOR_SUB
+from inhand.qos import SENSOR_PUB, SENSOR_SUB, TF_STATIC_SUB
 from inhand.ros_runtime import declare, run_node
 from inhand.transforms import wxyz_from_xyzw
 import numpy as np
@@ -210,7 +210,8 @@ class CubePoseNode(Node):
                     raise ConfigError(f'camera {name!r} is not in the rig {rig_file}')
                 camera.extrinsics = extrinsics[name]
         else:
-            self.create_subscription(TFMessage, '/tf_static', self._on_tf_static, LATCHED)
+            self.create_subscription(TFMessage, '/tf_static', self._on_tf_static,
+                                     TF_STATIC_SUB)
 
         self.pose_pub = self.create_publisher(PoseWithCovarianceStamped, 'cube/pose',
                                               SENSOR_PUB)
