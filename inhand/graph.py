@@ -209,8 +209,9 @@ def bringup(args: dict) -> list:
         name='safety_limiter', executable='safety_limiter',
         module='hand_control.safety_limiter_node', param_files=('safety_limiter.yaml',),
         parameters=dict(common), remappings=cube_remap))
-    # The hand in rviz: URDF, TF of the measured hand and the commanded ghost. Not required:
-    # it only shows, so it restarts like the policy.
+    # The hand in rviz: URDF, TF of the measured hand and the commanded ghost; and the markers
+    # (cube estimate / truth / goal, camera frusta, limiter state, joint flags). Not required:
+    # they only show, so they restart like the policy.
     nodes.append(NodeSpec(
         name='hand_description', executable='hand_description',
         module='hand_control.hand_description_node', param_files=('hand_description.yaml',),
@@ -220,6 +221,10 @@ def bringup(args: dict) -> list:
                         **({'publish_tf': False, 'publish_description': False}
                            if args['state_publisher'] == 'robot_state_publisher' else {})),
         **RESTARTABLE))
+    nodes.append(NodeSpec(
+        name='scene_markers', executable='scene_markers', module='inhand.scene_markers_node',
+        param_files=('scene_markers.yaml',),
+        parameters=dict(common, scene=args['scene']), **RESTARTABLE))
     nodes.append(NodeSpec(
         name='goal_manager', executable='goal_manager', module='policy_node.goal_manager_node',
         param_files=('policies/goal_manager.params.yaml',),

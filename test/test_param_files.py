@@ -30,6 +30,7 @@ NODES = [
     ('sim_bridge.node', 'SimBridgeNode', 'sim/sim_bridge.yaml', 'sim_bridge'),
     ('hand_control.hand_description_node', 'HandDescriptionNode', 'hand_description.yaml',
      'hand_description'),
+    ('inhand.scene_markers_node', 'SceneMarkersNode', 'scene_markers.yaml', 'scene_markers'),
 ]
 # Declared by rclpy itself, not by our nodes.
 BUILTIN = {'use_sim_time', 'start_type_description_service'}
