@@ -19,6 +19,8 @@ The `inhand` command: the graph and tools for checkouts without ROS' own command
     inhand graph bringup sim:=true          # print the nodes, parameters and remappings
     inhand demo [--duration 40]             # bounded run on the simulator with a summary
     inhand evaluate --policy SPEC --episodes N [--task yaw|reorient] [pose_source:=vision]
+    inhand record [--out DIR] [--topics ...] [--per-episode] [--launch name:=value ...]
+    inhand play RECORDING [--rate R] [--topics ...]
 """
 import argparse
 import sys
@@ -90,6 +92,20 @@ def cmd_evaluate(options) -> int:
     return evaluate.main(options.rest)
 
 
+def cmd_record(options) -> int:
+    from inhand import record
+    return record.main(options.rest)
+
+
+def cmd_play(options) -> int:
+    from inhand import play
+    return play.main(options.rest)
+
+
+# Commands whose options are their own (inhand <command> --help): handed over unparsed.
+PASS_THROUGH = {'evaluate': cmd_evaluate, 'record': cmd_record, 'play': cmd_play}
+
+
 def cmd_demo(options) -> int:
     from inhand import demo
     return demo.main(options.arguments + ['--duration', str(options.duration)])
@@ -118,15 +134,19 @@ def main(argv=None) -> int:
                                    '(inhand evaluate --help)')
     evaluate.add_argument('rest', nargs=argparse.REMAINDER)
     evaluate.set_defaults(func=cmd_evaluate)
+    for name, text in (('record', 'record graph topics to MCAP (inhand record --help)'),
+                       ('play', 'play a recording into a graph (inhand play --help)')):
+        command = sub.add_parser(name, add_help=False, help=text)
+        command.add_argument('rest', nargs=argparse.REMAINDER)
+        command.set_defaults(func=PASS_THROUGH[name])
     markers = sub.add_parser('markers', help='write the printable marker sheet of the cube')
     markers.add_argument('--out', default='cube_markers.png', help='output image path')
     markers.add_argument('--cube', default='cube/aruco_cube.yaml', help='cube marker config')
     markers.add_argument('--dpi', type=int, default=300)
     markers.set_defaults(func=cmd_markers)
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ['evaluate']:
-        # Its options are its own (inhand evaluate --help): hand them over unparsed.
-        options = argparse.Namespace(func=cmd_evaluate, rest=argv[1:])
+    if argv[:1] and argv[0] in PASS_THROUGH:
+        options = argparse.Namespace(func=PASS_THROUGH[argv[0]], rest=argv[1:])
     else:
         options = parser.parse_args(argv)
     try:
