@@ -21,6 +21,7 @@ The `inhand` command: the graph and tools for checkouts without ROS' own command
     inhand evaluate --policy SPEC --episodes N [--task yaw|reorient] [pose_source:=vision]
     inhand record [--out DIR] [--topics ...] [--per-episode] [--launch name:=value ...]
     inhand play RECORDING [--rate R] [--topics ...]
+    inhand report SOURCE... [--out report.html]   # recordings, evaluations, training runs
 """
 import argparse
 import sys
@@ -102,13 +103,20 @@ def cmd_play(options) -> int:
     return play.main(options.rest)
 
 
+def cmd_report(options) -> int:
+    from inhand import report
+    return report.main(options.rest)
+
+
 # Commands whose options are their own (inhand <command> --help): handed over unparsed.
-PASS_THROUGH = {'evaluate': cmd_evaluate, 'record': cmd_record, 'play': cmd_play}
+PASS_THROUGH = {'evaluate': cmd_evaluate, 'record': cmd_record, 'play': cmd_play,
+                'report': cmd_report}
 
 
 def cmd_demo(options) -> int:
     from inhand import demo
-    return demo.main(options.arguments + ['--duration', str(options.duration)])
+    return demo.main(options.arguments + ['--duration', str(options.duration)]
+                     + (['--out', options.out] if options.out else []))
 
 
 def main(argv=None) -> int:
@@ -128,6 +136,8 @@ def main(argv=None) -> int:
     demo = sub.add_parser('demo', help='run the bringup graph on the simulator and summarise')
     demo.add_argument('arguments', nargs='*', help='launch arguments name:=value')
     demo.add_argument('--duration', type=float, default=40.0)
+    demo.add_argument('--out', default=None,
+                      help='folder for the recording and report (none: neither)')
     demo.set_defaults(func=cmd_demo)
     evaluate = sub.add_parser('evaluate', add_help=False,
                               help='N episodes of a policy through the graph, with a summary '
@@ -135,7 +145,8 @@ def main(argv=None) -> int:
     evaluate.add_argument('rest', nargs=argparse.REMAINDER)
     evaluate.set_defaults(func=cmd_evaluate)
     for name, text in (('record', 'record graph topics to MCAP (inhand record --help)'),
-                       ('play', 'play a recording into a graph (inhand play --help)')):
+                       ('play', 'play a recording into a graph (inhand play --help)'),
+                       ('report', 'write an HTML report (inhand report --help)')):
         command = sub.add_parser(name, add_help=False, help=text)
         command.add_argument('rest', nargs=argparse.REMAINDER)
         command.set_defaults(func=PASS_THROUGH[name])

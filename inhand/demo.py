@@ -23,6 +23,7 @@ node ran to the end and the core topics flowed, 1 otherwise.
 import argparse
 import collections
 import os
+import pathlib
 import signal
 import sys
 import threading
@@ -259,11 +260,48 @@ def _summarize_vision(monitor):
               'ms median')
 
 
+def _start_recorder(options, args):
+    """Record the run (images at 2 Hz) with `inhand record`, for the report."""
+    if options.out == 'none':
+        return None, None
+    import datetime
+    import subprocess
+    out = pathlib.Path(options.out or os.path.join(
+        'results', 'demo-' + datetime.datetime.now().strftime('%Y%m%d-%H%M%S')))
+    command = [sys.executable, '-m', 'inhand', 'record', '--out', str(out / 'recording'),
+               '--image-rate', '2', '--duration', str(options.duration + 30)] + [
+        f'{k}:={v}' for k, v in sorted(args.items())]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, env=dict(os.environ)), out
+
+
+def _finish_report(recorder, out):
+    """Stop the recording and write the report; print where it is."""
+    if recorder is None:
+        return
+    import subprocess
+    recorder.send_signal(signal.SIGINT)
+    try:
+        recorder.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        recorder.kill()
+    from inhand.config import ConfigError
+    from inhand.report import write_report
+    try:
+        path = write_report([out / 'recording'], out / 'report.html', title='inhand demo')
+    except ConfigError as exc:
+        print(f'report: not written ({exc})')
+        return
+    print(f'report: {path.resolve()}')
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='inhand demo', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('arguments', nargs='*', help='bringup arguments name:=value')
     parser.add_argument('--duration', type=float, default=40.0, help='seconds to run')
+    parser.add_argument('--out', default=None,
+                        help='folder for the recording and the HTML report (default '
+                        'results/demo-<date-time>); none: neither')
     options = parser.parse_args(argv)
     overrides = graph.parse_cli_arguments(options.arguments)
     overrides.setdefault('sim', 'true')
@@ -277,6 +315,7 @@ def main(argv=None) -> int:
     monitor.results_before = _results_lines(args)
     launcher = Launcher(specs, env=dict(os.environ))
     launcher.start()
+    recorder, out = _start_recorder(options, args)
     started = time.monotonic()
     signal.signal(signal.SIGINT, launcher.request_stop)
     signal.signal(signal.SIGTERM, launcher.request_stop)
@@ -285,6 +324,7 @@ def main(argv=None) -> int:
     # Judge liveness before stopping anything, then check that everything stops cleanly.
     problems = summarize(launcher, monitor, elapsed, args)
     monitor.close()
+    _finish_report(recorder, out)
     code = launcher.shutdown()
     if code:
         print(f'result: the graph did not stop cleanly (launcher exit {code})')

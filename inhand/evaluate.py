@@ -173,6 +173,9 @@ def main(argv=None) -> int:
         result['trainer_env_records'] = sim['records']
     (out / 'evaluation.json').write_text(json.dumps(result, indent=1) + '\n')
     print(f'written: {out / "evaluation.json"}')
+    from inhand.report import write_report
+    report = write_report([out], out / 'report.html', title=f'evaluation of {options.policy}')
+    print(f'report: {report}')
     if code:
         print(f'the graph did not stop cleanly (launcher exit {code})')
     return 0 if records and not code else 1

@@ -67,7 +67,7 @@ def run_metadata(args: dict, argv) -> dict:
 class Recorder:
     """An rclpy node that writes raw messages of chosen topics; ROS imports stay inside."""
 
-    def __init__(self, out, topics, metadata, per_episode=False):
+    def __init__(self, out, topics, metadata, per_episode=False, image_rate=0.0):
         import rclpy
         from rclpy.node import Node
         self.rclpy = rclpy
@@ -78,6 +78,8 @@ class Recorder:
         self.executor.add_node(self.node)
         self.out, self.topics, self.metadata = str(out), list(topics), dict(metadata)
         self.per_episode = per_episode
+        self.image_period_ns = int(1e9 / image_rate) if image_rate > 0 else 0
+        self.last_image_ns = {}
         if per_episode and '/goal/episode' not in self.topics:
             self.topics.append('/goal/episode')      # what starts each episode's file
         self.types = {}
@@ -146,6 +148,10 @@ class Recorder:
                 self.episode = episode
                 self._open(os.path.join(self.out, f'episode_{episode:04d}'))
                 return                      # _open wrote it (latched)
+        if self.image_period_ns and topic.endswith(('/image_raw', '/debug_image')):
+            if now - self.last_image_ns.get(topic, -self.image_period_ns) < self.image_period_ns:
+                return                      # thinned: images are most of a recording's size
+            self.last_image_ns[topic] = now
         if self.writer is not None and topic in self.writer.counts:
             self.writer.write(topic, now, data)
 
@@ -174,6 +180,9 @@ def parse_args(argv):
                         help='stop after this many seconds (default: until Ctrl-C)')
     parser.add_argument('--per-episode', action='store_true',
                         help='one recording per episode (<out>/episode_<n>)')
+    parser.add_argument('--image-rate', type=float, default=0.0,
+                        help='record camera images at most this often per camera [Hz]; '
+                        '0: every image')
     parser.add_argument('--launch', action='store_true',
                         help='start the bringup graph with the arguments and record it')
     parser.add_argument('--wait', type=float, default=10.0,
@@ -205,7 +214,7 @@ def main(argv=None) -> int:
                                           isolate=False)
             launcher.start()
         recorder = Recorder(out, options.topics, run_metadata(args, argv),
-                            per_episode=options.per_episode)
+                            per_episode=options.per_episode, image_rate=options.image_rate)
     except RecordingError as exc:
         print(f'inhand record: {exc}', file=sys.stderr)
         if launcher is not None:

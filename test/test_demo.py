@@ -97,3 +97,5 @@ def test_evaluate_runs_one_short_episode_through_the_graph(tmp_path, fresh_domai
     assert report['trainer_env']['episodes'] == 1
     assert 'consecutive successes median' in result.stdout
     assert 'trainer env (no ROS)' in result.stdout
+    report = (out / 'report.html').read_text()
+    assert 'consecutive successes through the graph' in report and 'data:image/png' in report

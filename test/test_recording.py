@@ -212,3 +212,24 @@ def test_per_episode_recordings_start_with_the_latched_topics(tmp_path, fresh_do
                             for m in reader.messages(['/joint_states'])]
     assert values['episode_0000'] and values['episode_0001']
     assert max(values['episode_0000']) < min(values['episode_0001'])
+
+
+def test_a_report_of_the_recording_has_every_section_self_contained(recorded_run, tmp_path):
+    import re
+    result = inhand('report', str(recorded_run), '--out', str(tmp_path / 'report.html'))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / 'report.html').read_text()
+    for heading in ('Configuration', 'Episodes', 'Vision pose error', 'Joints against their '
+                    'limits', 'Latency per hop', 'Cameras'):
+        assert f'<h2>{heading}' in page, heading
+    images = re.findall(r'<img alt="([^"]*)" src="([^"]{0,30})', page)
+    alts = [alt for alt, _ in images]
+    assert 'joint trajectories' in alts and 'latency' in alts
+    assert sum(alt.endswith('/image_raw') for alt in alts) == 3
+    assert all(src.startswith('data:image/png;base64,') for _, src in images)
+    assert 'http://' not in page and 'https://' not in page      # opens without a network
+    # The hops are measured on the recorded clock: no message arrives before it was stamped.
+    joint_row = re.search(r'<th>/joint_states</th><td>median (-?[0-9.]+) ms', page)
+    assert joint_row and -5.0 < float(joint_row.group(1)) < 100.0, joint_row
+    result = inhand('report', str(tmp_path / 'nothing'))
+    assert result.returncode == 2 and 'no such file or folder' in result.stderr

@@ -193,6 +193,8 @@ def test_training_smoke_run_writes_checkpoint_curves_and_resumes(tmp_path):
         assert math.isfinite(float(values['surrogate_loss']))
     assert (run / 'checkpoints' / 'latest.pt').exists()
     assert (run / 'curves.png').stat().st_size > 10000
+    report = (run / 'report.html').read_text()              # with the curves embedded
+    assert 'Training run' in report and 'alt="learning curves" src="data:image/png' in report
     second = _train('--run', str(run), '--iterations', '1', '--workers', '2')
     assert second.returncode == 0, second.stderr[-3000:]
     record = json.loads((run / 'record.json').read_text())

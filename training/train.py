@@ -327,6 +327,9 @@ def main(argv=None) -> int:
         batch.close()
     print(f'[train] stopped at iteration {iteration}: {total_steps} env steps, '
           f'{total_wall / 3600:.2f} h of training in {run}', flush=True)
+    from inhand.report import write_report
+    report = write_report([run], run / 'report.html', title=f'training run {run.name}')
+    print(f'[train] report: {report}', flush=True)
     return 0
 
 
