@@ -58,6 +58,7 @@ setup(
             'safety_limiter = inhand.node_entry:safety_limiter',
             'hand_description = inhand.node_entry:hand_description',
             'scene_markers = inhand.node_entry:scene_markers',
+            'viewer = inhand.node_entry:viewer',
             'policy_runner = inhand.node_entry:policy_runner',
             'goal_manager = inhand.node_entry:goal_manager',
             'cube_pose = inhand.node_entry:cube_pose',

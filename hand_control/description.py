@@ -295,6 +295,38 @@ class HandDescription:
             return shapes
         return []                  # planes, height fields: nothing a hand link needs
 
+    def visual_meshes(self) -> dict:
+        """
+        Map link -> [(vertices (n, 3) in the link frame, faces (m, 3), rgba)] of its visuals.
+
+        For viewers that take triangle meshes (the Rerun viewer): mesh geoms as MuJoCo draws
+        them, boxes as 12 triangles; other primitive visuals are left out.
+        """
+        model, out = self.model, {}
+        for g in range(model.ngeom):
+            body = int(model.geom_bodyid[g])
+            if body not in self.link_of or model.geom_group[g] not in VISUAL_GROUPS:
+                continue
+            kind = model.geom_type[g]
+            if kind == mujoco.mjtGeom.mjGEOM_MESH:
+                mesh = int(model.geom_dataid[g])
+                v0, nv = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
+                f0, nf = model.mesh_faceadr[mesh], model.mesh_facenum[mesh]
+                vertices, faces = model.mesh_vert[v0:v0 + nv], model.mesh_face[f0:f0 + nf]
+            elif kind == mujoco.mjtGeom.mjGEOM_BOX:
+                vertices, faces = _box_mesh(model.geom_size[g])
+            else:
+                continue
+            rotation = np.zeros(9)
+            mujoco.mju_quat2Mat(rotation, model.geom_quat[g])
+            placed = (np.asarray(vertices, float) @ rotation.reshape(3, 3).T
+                      + model.geom_pos[g] - self.anchor[body])
+            rgba = model.mat_rgba[model.geom_matid[g]] if model.geom_matid[g] >= 0 \
+                else model.geom_rgba[g]
+            out.setdefault(self.link_of[body], []).append(
+                (placed, np.asarray(faces, dtype=np.int32), np.asarray(rgba, float)))
+        return out
+
     # ------------------------------------------------------------------ TF
 
     def static_transforms(self) -> list:
@@ -331,6 +363,15 @@ class HandDescription:
         """World pose (pos, wxyz) of every body link at the given positions (for tests)."""
         self.transforms(positions)
         return {self.link_of[b]: self._link_frame(b) for b in self.bodies}
+
+
+def _box_mesh(half_sizes) -> tuple:
+    """Return (8 corners, 12 outward-wound triangles) of a box with these half sizes."""
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)],
+                       dtype=float) * np.asarray(half_sizes, float)
+    faces = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                      [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
+    return corners, faces
 
 
 DEFAULT_MESH_DIR = '~/.cache/inhand/meshes'

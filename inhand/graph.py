@@ -54,6 +54,9 @@ ARGUMENTS = (
              ('true', 'false')),
     Argument('hand', 'shadow', 'Hand profile: config/hands/<hand>.yaml or a path.'),
     Argument('rviz', 'false', 'Start rviz2 with rviz/inhand.rviz.', ('true', 'false')),
+    Argument('viewer', 'false',
+             'Start a web viewer of the graph (Rerun, no ROS tools needed) and print its URL.',
+             ('true', 'false')),
     Argument('state_publisher', 'inhand',
              "Who puts the hand's links on TF: inhand (the hand_description node, MuJoCo "
              'forward kinematics, also in a pip-only install) or robot_state_publisher (the '
@@ -225,6 +228,11 @@ def bringup(args: dict) -> list:
         name='scene_markers', executable='scene_markers', module='inhand.scene_markers_node',
         param_files=('scene_markers.yaml',),
         parameters=dict(common, scene=args['scene']), **RESTARTABLE))
+    if _flag(args['viewer']):
+        nodes.append(NodeSpec(
+            name='viewer', executable='viewer', module='inhand.viewer_node',
+            param_files=('viewer.yaml',), parameters=dict(common, scene=args['scene']),
+            **RESTARTABLE))
     nodes.append(NodeSpec(
         name='goal_manager', executable='goal_manager', module='policy_node.goal_manager_node',
         param_files=('policies/goal_manager.params.yaml',),

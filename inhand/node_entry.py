@@ -36,6 +36,7 @@ NODE_MODULES = {
     'safety_limiter': 'hand_control.safety_limiter_node',
     'hand_description': 'hand_control.hand_description_node',
     'scene_markers': 'inhand.scene_markers_node',
+    'viewer': 'inhand.viewer_node',
     'policy_runner': 'policy_node.policy_runner_node',
     'goal_manager': 'policy_node.goal_manager_node',
     'cube_pose': 'vision_pose.cube_pose_node',
@@ -67,6 +68,7 @@ sim_bridge = _entry('sim_bridge')
 safety_limiter = _entry('safety_limiter')
 hand_description = _entry('hand_description')
 scene_markers = _entry('scene_markers')
+viewer = _entry('viewer')
 policy_runner = _entry('policy_runner')
 goal_manager = _entry('goal_manager')
 cube_pose = _entry('cube_pose')

@@ -9,8 +9,10 @@ STAMP="$VENV/.inhand-setup"
 cd "$ROOT"
 say() { echo "[setup] $*"; }
 
-# 1. Debian packages: EGL/OSMesa for headless MuJoCo rendering; cmake + g++ to build tf2_msgs.
-debs=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libglib2.0-0 cmake g++ make libxml2-utils iproute2)
+# 1. Debian packages: EGL/OSMesa for headless MuJoCo rendering; cmake + g++ to build tf2_msgs;
+# chromium: the web viewer's browser test (headless).
+debs=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libglib2.0-0 cmake g++ make libxml2-utils iproute2
+      chromium)
 missing=()
 for deb in "${debs[@]}"; do dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb"); done
 if ((${#missing[@]})); then

@@ -31,6 +31,7 @@ NODES = [
     ('hand_control.hand_description_node', 'HandDescriptionNode', 'hand_description.yaml',
      'hand_description'),
     ('inhand.scene_markers_node', 'SceneMarkersNode', 'scene_markers.yaml', 'scene_markers'),
+    ('inhand.viewer_node', 'ViewerNode', 'viewer.yaml', 'viewer'),
 ]
 # Declared by rclpy itself, not by our nodes.
 BUILTIN = {'use_sim_time', 'start_type_description_service'}
