@@ -38,6 +38,7 @@ import time
 
 from inhand import dds_env, graph
 from inhand.launcher import Launcher
+import yaml
 
 
 def _read_records(path) -> list:
@@ -63,6 +64,18 @@ def limiter_interventions(values: dict, joint_values: dict, modes) -> dict:
             'samples_in_ramp': int(modes.get('ramp', 0))}
 
 
+def _parse_settings(settings, parser) -> dict:
+    """--set NODE:PARAM=VALUE items -> {node: {param: value}} (values read as YAML)."""
+    chosen = {}
+    for item in settings:
+        node, sep, rest = item.partition(':')
+        name, eq, value = rest.partition('=')
+        if not (sep and eq and node and name):
+            parser.error(f'--set {item!r}: expected NODE:PARAM=VALUE')
+        chosen.setdefault(node, {})[name] = yaml.safe_load(value)
+    return chosen
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='inhand evaluate', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +94,9 @@ def main(argv=None) -> int:
                              'episodes x (goal timeout x 50 + 10) s)')
     parser.add_argument('--no-trainer-env', action='store_true',
                         help='skip the side-by-side run in the trainer env')
+    parser.add_argument('--set', action='append', default=[], metavar='NODE:PARAM=VALUE',
+                        help='a node parameter for this evaluation, e.g. '
+                        'safety_limiter:wear.enabled=false (repeatable; YAML values)')
     options = parser.parse_args(argv)
     if options.episodes < 1:
         parser.error('--episodes must be >= 1')
@@ -101,14 +117,15 @@ def main(argv=None) -> int:
     args = graph.resolve_arguments(overrides)
     dds_env.isolate(keep_existing=False, profile=None)
     os.environ.update(graph.node_environment(args, os.environ))
+    chosen = _parse_settings(options.set, parser)
     specs = []
     for spec in graph.bringup(args):
-        extra = {}
+        extra = dict(chosen.get(spec.name, {}))
         if spec.name == 'goal_manager':
-            extra = {'max_episodes': options.episodes, 'seed': options.seed,
-                     'goal_timeout': options.goal_timeout}
+            extra.update(max_episodes=options.episodes, seed=options.seed,
+                         goal_timeout=options.goal_timeout)
         elif spec.name == 'sim_bridge':
-            extra = {'seed': options.seed}
+            extra.update(seed=options.seed)
         specs.append(graph.with_parameters(spec, **extra))
     from inhand.demo import Monitor
     monitor = Monitor()

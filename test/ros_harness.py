@@ -162,6 +162,25 @@ class Probe:
         return future.result()
 
 
+class NodeHarness:
+    """The node under test and a probe node on one executor (base of the tests' harnesses)."""
+
+    def __init__(self, node):
+        self.node = node
+        self.probe = Node('probe')
+        self.executor = rclpy.executors.SingleThreadedExecutor()
+        for n in (node, self.probe):
+            self.executor.add_node(n)
+
+    def spin_until(self, condition, timeout=10.0, what='condition'):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if condition():
+                return
+            self.executor.spin_once(timeout_sec=0.01)
+        raise TimeoutError(f'{what} not reached within {timeout} s')
+
+
 @contextlib.contextmanager
 def in_process(node_class, harness_class, parameters):
     """

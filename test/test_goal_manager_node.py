@@ -34,9 +34,7 @@ from policy_node.goals import GoalSampler, read_jsonl
 from policy_node.kinematics import HandKinematics
 import pytest
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
-from ros_harness import in_process
+from ros_harness import in_process, NodeHarness
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Int32, String
 from std_srvs.srv import Trigger
@@ -52,13 +50,9 @@ def palm_position():
     return kinematics.palm_pose()[0]
 
 
-class Harness:
+class Harness(NodeHarness):
     def __init__(self, node):
-        self.node = node
-        self.probe = Node('probe')
-        self.executor = SingleThreadedExecutor()
-        for n in (node, self.probe):
-            self.executor.add_node(n)
+        super().__init__(node)
         self.goals, self.episodes, self.successes, self.results = [], [], [], []
         sub = self.probe.create_subscription
         sub(PoseStamped, 'goal/pose', self.goals.append, qos.LATCHED)

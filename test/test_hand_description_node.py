@@ -19,7 +19,6 @@ Joint states and commands come from a probe node; what the node publishes must b
 forward kinematics at those joints, for the measured hand and for the commanded ghost.
 """
 import math
-import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from hand_control.description import HandDescription
@@ -29,9 +28,7 @@ from inhand import qos
 from inhand.hand_model import build_model, load_scene_config
 import numpy as np
 import pytest
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
-from ros_harness import in_process
+from ros_harness import in_process, NodeHarness
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
@@ -41,13 +38,9 @@ pytestmark = pytest.mark.ros
 PROFILE = load_hand_profile('shadow')
 
 
-class Harness:
+class Harness(NodeHarness):
     def __init__(self, node):
-        self.node = node
-        self.probe = Node('probe')
-        self.executor = SingleThreadedExecutor()
-        for n in (node, self.probe):
-            self.executor.add_node(n)
+        super().__init__(node)
         sub = self.probe.create_subscription
         self.descriptions, self.tf, self.tf_static, self.diagnostics = [], [], [], []
         sub(String, 'robot_description', self.descriptions.append, qos.LATCHED)
@@ -56,14 +49,6 @@ class Harness:
         sub(DiagnosticArray, '/diagnostics', lambda m: self.diagnostics.extend(m.status), 10)
         self.joints = self.probe.create_publisher(JointState, 'joint_states', qos.SENSOR_PUB)
         self.commands = self.probe.create_publisher(JointState, 'hand/command', qos.COMMAND)
-
-    def spin_until(self, condition, timeout=10.0, what='condition'):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if condition():
-                return
-            self.executor.spin_once(timeout_sec=0.01)
-        raise TimeoutError(f'{what} not reached within {timeout} s')
 
     def send(self, publisher, names, positions, stamp_sec):
         msg = JointState(name=list(names), position=[float(v) for v in positions])

@@ -33,10 +33,8 @@ from policy_node.policy_runner_node import PolicyRunnerNode
 from policy_node.spec import load_spec
 import pytest
 from rclpy.duration import Duration
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from ros_harness import in_process
+from ros_harness import in_process, NodeHarness
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Int32, String
 from std_srvs.srv import Trigger
@@ -46,15 +44,11 @@ pytestmark = pytest.mark.ros
 PROFILE = load_hand_profile('shadow')
 
 
-class Harness:
+class Harness(NodeHarness):
     """The node under test plus a probe node that feeds it and records what it publishes."""
 
     def __init__(self, node):
-        self.node = node
-        self.probe = Node('probe')
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(node)
-        self.executor.add_node(self.probe)
+        super().__init__(node)
         self.commands = []
         self.modes = []
         self.probe.create_subscription(JointState, 'hand/command_raw',
