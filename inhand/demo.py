@@ -150,6 +150,11 @@ class Monitor:
                     self.estimator_values = values
                 if status.name == 'safety_limiter: state':
                     self.limiter_modes[values.get('mode', '?')] += 1
+                if status.name == 'safety_limiter: joints':
+                    # How long the wear budget slowed joints down (samples at 1 Hz).
+                    self.limiter_modes['joints_samples'] += 1
+                    if status.message.startswith('wear throttle'):
+                        self.limiter_modes['wear_throttled'] += 1
                 level = status.level[0] if isinstance(status.level, bytes) else status.level
                 worst = self.diagnostics.get(status.name, (-1, ''))
                 if level >= worst[0]:

@@ -56,12 +56,16 @@ def limiter_interventions(values: dict, joint_values: dict, modes) -> dict:
         kind = key.rsplit('.', 1)[-1]
         if kind in sums:
             sums[kind] += int(float(value))
+    modes = dict(modes)
+    joint_samples = int(modes.pop('joints_samples', 0))
+    wear = int(modes.pop('wear_throttled', 0))
     total = sum(modes.values())
     return {'commands_forwarded': int(values.get('commands_forwarded', 0) or 0),
             'dropped_refused': int(values.get('dropped_refused', 0) or 0),
             **sums, 'diagnostics_samples': total,
             'samples_in_hold': int(modes.get('hold', 0)),
-            'samples_in_ramp': int(modes.get('ramp', 0))}
+            'samples_in_ramp': int(modes.get('ramp', 0)),
+            'joint_samples': joint_samples, 'samples_wear_throttled': wear}
 
 
 def _parse_settings(settings, parser) -> dict:
@@ -177,7 +181,8 @@ def main(argv=None) -> int:
     print(f'  limiter: {limiter["commands_forwarded"]} commands forwarded; clamped by position '
           f'{limiter["clamp_position"]}, tracking {limiter["clamp_tracking"]}, motion '
           f'{limiter["clamp_motion"]} (joint-commands); hold in {limiter["samples_in_hold"]} '
-          f'of {limiter["diagnostics_samples"]} diagnostics samples')
+          f'of {limiter["diagnostics_samples"]} diagnostics samples; wear budget throttling '
+          f'joints in {limiter["samples_wear_throttled"]} of {limiter["joint_samples"]}')
     print(f'  policy step: {runner.get("step_ms_median", "?")} ms median, '
           f'{runner.get("step_ms_max", "?")} ms max; input age '
           f'{runner.get("input_age_ms_median", "?")} ms median')

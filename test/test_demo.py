@@ -99,3 +99,17 @@ def test_evaluate_runs_one_short_episode_through_the_graph(tmp_path, fresh_domai
     assert 'trainer env (no ROS)' in result.stdout
     report = (out / 'report.html').read_text()
     assert 'consecutive successes through the graph' in report and 'data:image/png' in report
+
+
+def test_limiter_interventions_count_holds_clamps_and_wear_throttling():
+    import collections
+    from inhand.evaluate import limiter_interventions
+    modes = collections.Counter({'active': 3, 'hold': 1, 'joints_samples': 4,
+                                 'wear_throttled': 2})
+    result = limiter_interventions({'commands_forwarded': '5'},
+                                   {'rh_FFJ3.clamp_position': '2', 'rh_MFJ3.clamp_position': '3',
+                                    'rh_FFJ3.clamp_motion': '7', 'rh_FFJ3.duty': '0.9'}, modes)
+    assert result['commands_forwarded'] == 5
+    assert result['clamp_position'] == 5 and result['clamp_motion'] == 7
+    assert result['diagnostics_samples'] == 4 and result['samples_in_hold'] == 1
+    assert result['samples_wear_throttled'] == 2 and result['joint_samples'] == 4
