@@ -125,7 +125,7 @@ def test_ground_truth_loop(isolated, tmp_path):
         goals = probe.subscribe('/goal/pose', PoseStamped, qos=LATCHED)
         probe.wait_until(lambda: len(raw) > 40 and len(safe) > 40, timeout=90,
                          what='commands through policy_runner and safety_limiter')
-        # The spec's rate (inhand_demo: 20 Hz), measured in sim time from the stamps: the
+        # The spec's rate (inhand_yaw: 20 Hz), measured in sim time from the stamps: the
         # median interval, since a process starved of CPU for a moment (the graph starting up
         # on 2 cores) sees /clock jump and its sim-time timer skips a tick, as rcl's do.
         assert median_interval(raw[-30:]) == pytest.approx(1 / 20.0, rel=0.15)
@@ -139,12 +139,14 @@ def test_ground_truth_loop(isolated, tmp_path):
                          what='a second goal')
     assert launcher.exit_code == 0, launcher.output_text()
     record = json.loads(results.read_text().splitlines()[0])
-    # The demo policy does not reorient the cube: the first episode ends on the 3 s goal
-    # timeout (or a drop), with no success, and says which goal it was chasing.
+    # The first episode ends on a 3 s goal timeout (or a drop; the trained policy may reach
+    # goals before that), and lists the goals it was given: one per success, plus the one it
+    # was chasing when it ended.
     assert record['episode'] == 0
     assert record['reason'] in ('goal_timeout', 'drop', 'pose_lost'), record
-    assert record['successes'] == 0 and record['success_threshold'] == 0.4
-    assert len(record['goals_wxyz']) >= 1 and len(record['goals_wxyz'][0]) == 4
+    assert record['success_threshold'] == 0.4
+    assert len(record['goals_wxyz']) == record['successes'] + 1, record
+    assert all(len(goal) == 4 for goal in record['goals_wxyz'])
 
 
 def test_vision_loop(isolated, tmp_path):

@@ -165,7 +165,7 @@ def test_malformed_commands_are_dropped_counted_and_warned(node):
 def test_command_timeout_holds(node):
     launcher, probe, hand, raw, safe, _ = node
     probe.spin(0.5)                            # no commands for longer than the timeout
-    values = diagnostics_of(probe, lambda v: 'command timeout' in v['message'])
+    values = diagnostics_of(probe, lambda v: 'command timeout' in v['message'], timeout=20.0)
     assert values['level'] == 1 and values['mode'] == 'hold'
     held = safe[-3:]
     assert len({tuple(m.position) for m in held}) == 1    # the same target, republished
