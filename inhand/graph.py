@@ -204,9 +204,10 @@ def bringup(args: dict) -> list:
         nodes.append(NodeSpec(
             name='cube_pose', executable='cube_pose', module='vision_pose.cube_pose_node',
             param_files=('vision/cube_pose.yaml',),
-            # rviz shows the images with the detections drawn on them.
+            # rviz and the web viewer show the images with the detections drawn on them.
             parameters={'use_sim_time': sim_time,
-                        **({'publish_debug_images': True} if _flag(args['rviz']) else {})},
+                        **({'publish_debug_images': True}
+                           if _flag(args['rviz']) or _flag(args['viewer']) else {})},
             **RESTARTABLE))
     nodes.append(NodeSpec(
         name='safety_limiter', executable='safety_limiter',

@@ -395,3 +395,14 @@ def test_robot_state_publisher_gets_the_generated_urdf_and_ours_keeps_the_ghost(
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert 'state_publisher:=robot_state_publisher needs a ROS install' in result.stderr
+
+
+def test_rviz_and_the_viewer_get_the_detection_images():
+    def cube_pose(**given):
+        specs = graph.bringup({'pose_source': 'vision', **given})
+        return next(s for s in specs if s.name == 'cube_pose').parameters
+    assert 'publish_debug_images' not in cube_pose()            # the file's false stands
+    assert cube_pose(rviz='true')['publish_debug_images'] is True
+    assert cube_pose(viewer='true')['publish_debug_images'] is True
+    assert 'viewer' in [s.name for s in graph.bringup({'viewer': 'true'})]
+    assert 'viewer' not in [s.name for s in graph.bringup({})]
