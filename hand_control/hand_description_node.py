@@ -65,7 +65,7 @@ class HandDescriptionNode(Node):
         self.ghost_prefix = declare(self, 'ghost_prefix', 'commanded/',
                                     'TF prefix of the commanded hand (from hand/command); '
                                     'empty: no ghost.')
-        self.max_rate = declare(self, 'max_tf_rate', 60.0,
+        self.max_rate = declare(self, 'max_tf_rate', 30.0,
                                 'Most /tf messages per second per hand (joint states or '
                                 'commands arriving faster are thinned); 0: every message.')
         if self.max_rate < 0:

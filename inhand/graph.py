@@ -57,6 +57,10 @@ ARGUMENTS = (
     Argument('viewer', 'false',
              'Start a web viewer of the graph (Rerun, no ROS tools needed) and print its URL.',
              ('true', 'false')),
+    Argument('visualization', '',
+             'Start hand_description (URDF, hand TF, commanded ghost) and scene_markers. '
+             'Empty: with rviz:=true. true: also for an rviz elsewhere on the network.',
+             ('', 'true', 'false')),
     Argument('state_publisher', 'inhand',
              "Who puts the hand's links on TF: inhand (the hand_description node, MuJoCo "
              'forward kinematics, also in a pip-only install) or robot_state_publisher (the '
@@ -119,6 +123,8 @@ def resolve_arguments(overrides: dict) -> dict:
             raise GraphError(f'{name}:={args[name]!r} is not one of {list(arg.choices)}')
     if not args['use_sim_time']:
         args['use_sim_time'] = args['sim']
+    if not args['visualization']:
+        args['visualization'] = args['rviz']
     if not args['pose_source']:
         args['pose_source'] = 'gt' if args['sim'] == 'true' else 'vision'
     if args['pose_source'] == 'gt' and args['sim'] != 'true':
@@ -215,20 +221,10 @@ def bringup(args: dict) -> list:
         parameters=dict(common), remappings=cube_remap))
     # The hand in rviz: URDF, TF of the measured hand and the commanded ghost; and the markers
     # (cube estimate / truth / goal, camera frusta, limiter state, joint flags). Not required:
-    # they only show, so they restart like the policy.
-    nodes.append(NodeSpec(
-        name='hand_description', executable='hand_description',
-        module='hand_control.hand_description_node', param_files=('hand_description.yaml',),
-        parameters=dict(common, scene=args['scene'],
-                        # robot_state_publisher publishes the URDF and the measured hand's
-                        # TF itself; the ghost stays ours.
-                        **({'publish_tf': False, 'publish_description': False}
-                           if args['state_publisher'] == 'robot_state_publisher' else {})),
-        **RESTARTABLE))
-    nodes.append(NodeSpec(
-        name='scene_markers', executable='scene_markers', module='inhand.scene_markers_node',
-        param_files=('scene_markers.yaml',),
-        parameters=dict(common, scene=args['scene']), **RESTARTABLE))
+    # they only show, so they restart like the policy. Only when asked for (rviz:=true or
+    # visualization:=true): on 2 cores they cost about 45 % of one core, which vision needs.
+    if _flag(args['visualization']):
+        nodes += _visualization_nodes(args, common)
     if _flag(args['viewer']):
         nodes.append(NodeSpec(
             name='viewer', executable='viewer', module='inhand.viewer_node',
@@ -250,6 +246,25 @@ def bringup(args: dict) -> list:
         parameters=dict(common, scene=args['scene'], spec=args['policy'],
                         initial_mode=args['policy_mode']),
         remappings=cube_remap, **RESTARTABLE))
+    return nodes
+
+
+def _visualization_nodes(args, common) -> list:
+    """Return the rviz helpers: hand_description (URDF, hand TF, ghost) and scene_markers."""
+    nodes = []
+    nodes.append(NodeSpec(
+        name='hand_description', executable='hand_description',
+        module='hand_control.hand_description_node', param_files=('hand_description.yaml',),
+        parameters=dict(common, scene=args['scene'],
+                        # robot_state_publisher publishes the URDF and the measured hand's
+                        # TF itself; the ghost stays ours.
+                        **({'publish_tf': False, 'publish_description': False}
+                           if args['state_publisher'] == 'robot_state_publisher' else {})),
+        **RESTARTABLE))
+    nodes.append(NodeSpec(
+        name='scene_markers', executable='scene_markers', module='inhand.scene_markers_node',
+        param_files=('scene_markers.yaml',),
+        parameters=dict(common, scene=args['scene']), **RESTARTABLE))
     return nodes
 
 

@@ -85,8 +85,7 @@ def test_installed_graph_runs_from_the_install_share(install, fresh_domain, tmp_
                    f'cameras:=false results_file:={tmp_path}/episodes.jsonl --duration 12')
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out[-4000:]
-    for name in ('sim_bridge', 'safety_limiter', 'hand_description', 'scene_markers',
-                 'goal_manager', 'policy_runner'):
+    for name in ('sim_bridge', 'safety_limiter', 'goal_manager', 'policy_runner'):
         assert f'started {name}' in out
     # ... and that code is the installed copy, not the checkout's.
     proc = sourced(install, f'{sys.executable} -c "import inhand.paths as p, policy_node; '

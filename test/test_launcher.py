@@ -377,11 +377,11 @@ def test_robot_state_publisher_gets_the_generated_urdf_and_ours_keeps_the_ghost(
         monkeypatch, tmp_path):
     monkeypatch.setenv('HOME', str(tmp_path))            # the meshes go to ~/.cache/inhand
     launch_file = _load_launch_file(monkeypatch)
-    nodes = {n.kwargs['name']: n for n in _launch_nodes(launch_file)}
+    nodes = {n.kwargs['name']: n for n in _launch_nodes(launch_file, rviz='true')}
     assert 'robot_state_publisher' not in nodes          # ours by default
     assert 'publish_tf' not in nodes['hand_description'].kwargs['parameters'][-1]
     nodes = {n.kwargs['name']: n for n in _launch_nodes(
-        launch_file, state_publisher='robot_state_publisher')}
+        launch_file, rviz='true', state_publisher='robot_state_publisher')}
     urdf = nodes['robot_state_publisher'].kwargs['parameters'][0]['robot_description']
     assert '<joint name="rh_FFJ3" type="revolute">' in urdf
     meshes = [line.split('file://')[1].split('"')[0] for line in urdf.splitlines()
@@ -406,3 +406,13 @@ def test_rviz_and_the_viewer_get_the_detection_images():
     assert cube_pose(viewer='true')['publish_debug_images'] is True
     assert 'viewer' in [s.name for s in graph.bringup({'viewer': 'true'})]
     assert 'viewer' not in [s.name for s in graph.bringup({})]
+
+
+def test_the_visualization_helpers_start_only_when_asked():
+    def names(**given):
+        return [s.name for s in graph.bringup(given)]
+    helpers = {'hand_description', 'scene_markers'}
+    assert not helpers & set(names())
+    assert helpers <= set(names(rviz='true'))
+    assert helpers <= set(names(visualization='true'))
+    assert not helpers & set(names(rviz='true', visualization='false'))
