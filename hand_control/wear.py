@@ -207,6 +207,32 @@ class WearMonitor:
         self._anchor = None
         self._bucket = None
 
+    def continue_window(self, previous: 'WearMonitor'):
+        """
+        Take over previous's window and throttle as if its clock went on into this one's t = 0.
+
+        For a simulator whose clock restarts with each episode while the node's limiter, and so
+        its wear window, lives on (the trainer's environments): the window's buckets keep their
+        order, the newest of previous's becoming the one just before t = 0.
+        """
+        if previous.config != self.config or previous.joint_names != self.joint_names:
+            raise ValueError('continue_window: the wear monitors must share joints and config')
+        if previous._bucket is None or not self.config.enabled:
+            return
+        shift = -(previous._bucket + 1)
+        for name in ('_travel', '_reversals', '_pressed'):
+            getattr(self, name)[:] = np.roll(getattr(previous, name), shift, axis=0)
+        self._bucket = -1
+        row = self._bucket % self.config.buckets
+        self._row_travel = self._travel[row]
+        self._row_reversals = self._reversals[row]
+        self._row_pressed = self._pressed[row]
+        self._synced[:] = (self._row_travel, self._row_reversals, self._row_pressed)
+        self.throttled = previous.throttled.copy()
+        self.scale = previous.scale.copy()
+        self._duty = previous._duty.copy()
+        self.version += 1
+
     def restart_stroke(self, x: np.ndarray):
         """Start reversal detection afresh at x (outputs (re)start after a gap)."""
         self._anchor = np.array(x, dtype=float)

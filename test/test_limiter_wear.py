@@ -13,6 +13,7 @@
 # limitations under the License.
 
 """Wear accounting: reversals, sliding window, throttle, and the odometer on disk."""
+import copy
 import json
 
 from hand_control.wear import Odometer, ODOMETER_FORMAT, WearConfig, WearMonitor
@@ -95,6 +96,30 @@ def test_clock_reset_forgets_the_window_but_not_the_odometer():
     wear.advance(0.05)
     assert (wear.window_figures(0.05)['mean_speed'] == 0).all()
     np.testing.assert_array_equal(wear.odometer.travel, travel)
+
+
+def test_a_continued_window_keeps_usage_and_throttle_across_a_clock_restart():
+    # The trainer restarts the simulator clock each episode; the node's window lives on.
+    old = monitor()
+    t = play(old, 0.0, 0.01, [(0.02 * k, 0.0) for k in range(101)])
+    old.advance(t + 0.1)
+    assert old.throttled[0]
+    new = monitor()
+    new.continue_window(old)
+    # t = 0 of the new clock is one bucket after the old window's newest.
+    later = copy.deepcopy(old)
+    later.advance(t + 0.1 + later.width)
+    speed = later.window_figures(0.0)['mean_speed']
+    new.advance(0.0)
+    assert new.throttled.tolist() == [True, False]
+    np.testing.assert_allclose(new.window_figures(0.0)['mean_speed'], speed)
+    assert speed[0] > 1.0
+    new.advance(0.3)                  # the window slides on as the old one would have
+    assert 0.0 < new.window_figures(0.3)['mean_speed'][0] < speed[0]
+    new.advance(old.config.window + 0.5)
+    assert new.duty()[0] == 0.0 and not new.throttled[0]
+    with pytest.raises(ValueError, match='share joints'):
+        WearMonitor(('a',), old.config).continue_window(old)
 
 
 def test_disabled_accounting_records_nothing():

@@ -67,6 +67,8 @@ def test_both_shipped_configs_load():
     from training.config import load_train_config
     assert load_train_config('training/yaw.yaml').task == 'yaw'
     assert load_train_config('training/reorient.yaml').task == 'reorient'
+    wear = load_train_config('training/yaw_wear.yaml')
+    assert wear.limiter_overrides == {} and wear.reward.wear_duty < 0
 
 
 def test_limiter_from_the_parameter_file_matches_the_node_defaults():
@@ -125,6 +127,44 @@ def test_a_dropped_cube_ends_the_episode_with_the_drop_penalty():
         assert position[2] > 0.2          # reset: back in the palm
     finally:
         envs.close()
+
+
+def _filled_wear_envs(wear_duty):
+    """One environment with the deployed limiter and a wear window over budget on joint 0."""
+    import dataclasses
+    from training.config import load_train_config
+    from training.env import HandCubeEnvs
+    config = load_train_config('training/yaw_wear.yaml')
+    config = dataclasses.replace(config, reward=dataclasses.replace(config.reward,
+                                                                    wear_duty=wear_duty))
+    envs = HandCubeEnvs(config, num_envs=1, seed=4, threads=1, randomize=False)
+    wear = envs.limiters[0].wear
+    n = len(wear.joint_names)
+    travel = np.zeros(n)
+    travel[0] = 1.5 * wear.config.window * wear.config.max_mean_speed      # duty 1.5
+    wear.record(-0.01, travel, travel, 0.0, np.zeros(n, dtype=bool))   # just before t = 0
+    wear.advance(0.0)
+    return envs
+
+
+def test_wear_duty_is_penalised_and_the_window_outlives_the_episode():
+    plain, taxed = _filled_wear_envs(0.0), _filled_wear_envs(-2.0)
+    try:
+        duty = taxed.limiters[0].wear.duty()
+        assert duty[0] == pytest.approx(1.5) and taxed.limiters[0].wear.throttled[0]
+        zero = np.zeros((1, plain.num_actions))
+        r_plain, r_taxed = plain.step(zero)[2][0], taxed.step(zero)[2][0]
+        free = taxed.config.reward.wear_duty_free
+        assert r_taxed - r_plain == pytest.approx(-2.0 * (1.5 - free), rel=1e-4)
+        assert taxed.pop_stats()['wear_throttled_joints'] == 1.0
+        # A drop ends the episode; the next one's limiter continues the wear window.
+        taxed.sims[0].set_cube_pose([0.0, 0.0, 0.05], [1.0, 0.0, 0.0, 0.0])
+        assert taxed.step(zero)[3][0]
+        wear = taxed.limiters[0].wear
+        assert wear.throttled[0] and wear.duty()[0] > 1.0
+    finally:
+        plain.close()
+        taxed.close()
 
 
 def test_worker_processes_give_the_same_interface():
@@ -219,6 +259,26 @@ def exported(tmp_path_factory):
 
 
 @pytest.mark.slow
+def test_a_run_can_start_from_another_runs_checkpoint(exported, tmp_path):
+    checkpoint, _, _ = exported
+    run = tmp_path / 'tuned'
+    missing = _train('--config', str(small_config(tmp_path)), '--run', str(run),
+                     '--init-from', str(tmp_path / 'nothing.pt'), '--iterations', '1')
+    assert missing.returncode != 0 and 'nothing.pt: no such checkpoint' in missing.stderr
+    result = _train('--config', str(small_config(tmp_path)), '--run', str(run),
+                    '--init-from', str(checkpoint), '--iterations', '1')
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((run / 'record.json').read_text())
+    origin = record['initialized_from']
+    assert origin['iteration'] == 0 and origin['env_steps'] == 3 * 6
+    assert len(origin['record']['invocations']) == 1        # the source run's own record
+    assert record['invocations'][0]['start_iteration'] == 1
+    assert record['invocations'][0]['env_steps_total'] == 2 * 3 * 6
+    rows = (run / 'progress.csv').read_text().splitlines()
+    assert [row.split(',')[0] for row in rows[1:]] == ['0', '1']     # history carried over
+
+
+@pytest.mark.slow
 def test_onnx_export_equals_the_torch_policy(exported):
     from training.export import deterministic_actions, load_actor
     checkpoint, model, difference = exported
@@ -267,6 +327,13 @@ def test_trainer_env_evaluation_plays_one_episode_per_environment(exported):
     assert all(r['reason'] in ('goal_timeout', 'drop', 'max_successes')
                for r in result['records'])
     assert sum(result['successes_histogram'].values()) == 2
+    assert result['limiter'] == 'as deployed'      # not the training config's wear override
+    off = evaluate('', 'yaw', episodes=1, model=str(model), goal_timeout_s=0.5,
+                   limiter_settings={'wear.enabled': False})
+    assert off['limiter'] == {'wear': {'enabled': False}}
+    with pytest.raises(ConfigError, match='enabeld'):      # the settings reach the limiter
+        evaluate('', 'yaw', episodes=1, model=str(model), goal_timeout_s=0.5,
+                 limiter_settings={'wear.enabeld': False})
 
 
 def test_training_extras_stay_out_of_the_runtime():

@@ -54,6 +54,8 @@ class Reward:
     fingertip_distance: float = -2.0
     action: float = -0.002
     action_rate: float = -0.01
+    wear_duty: float = 0.0            # per unit of wear duty above wear_duty_free, per joint
+    wear_duty_free: float = 0.75      # duty (1.0 = at the limiter's wear budget) that is free
 
 
 @dataclass(frozen=True)

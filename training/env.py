@@ -53,7 +53,8 @@ _GT_COVARIANCE = np.zeros(36)
 # timeout (0.5 s), so it never slows down for a stale pose; every step would only cost time.
 _POSE_EVERY = 4
 # Per-step means of reward terms that pop_stats() reports (the trainer logs them).
-STAT_KEYS = ('rotation_progress_rad', 'fingertip_distance_m', 'cube_offset_m', 'samples')
+STAT_KEYS = ('rotation_progress_rad', 'fingertip_distance_m', 'cube_offset_m',
+             'wear_duty_max', 'wear_throttled_joints', 'samples')
 # Privileged critic inputs: true cube position (palm-relative, world axes) and orientation,
 # cube linear and angular velocity, true rotation error, the limiter's last output.
 PRIVILEGED_EXTRA = 3 + 4 + 3 + 3 + 1
@@ -157,7 +158,11 @@ class HandCubeEnvs:
         if self.randomize and rnd.physics:
             sim.randomize(self.rng)
         sim.reset(randomize_cube=rnd.cube_start, rng_seed=int(self.rng.integers(2 ** 31)))
-        self.limiters[i] = self._new_limiter()
+        previous, self.limiters[i] = self.limiters[i], self._new_limiter()
+        if previous is not None:
+            # The node's limiter, and its wear window, live on from one episode to the next
+            # while this simulator's clock restarts: continue the window, do not forget it.
+            self.limiters[i].wear.continue_window(previous.wear)
         q, _, _ = sim.joint_state()
         self.steppers[i].start(q[self.steppers[i].joint_indices])
         position, quat = sim.cube_pose()
@@ -302,14 +307,20 @@ class HandCubeEnvs:
         reach = np.linalg.norm(tips - positions[:, None, :], axis=2).mean(axis=1)
         change = np.sum(np.square(actions - self.last_actions), axis=1)
         self.last_actions = actions.copy()
+        duty = np.stack([limiter.wear.duty() for limiter in self.limiters])
+        over_budget = np.sum(np.maximum(duty - w.wear_duty_free, 0.0), axis=1)
         reward = (w.rotation_progress * progress + w.success * success
                   + w.drop * dropped + w.cube_offset * offset + w.fingertip_distance * reach
-                  + w.action * np.sum(np.square(actions), axis=1) + w.action_rate * change)
+                  + w.action * np.sum(np.square(actions), axis=1) + w.action_rate * change
+                  + w.wear_duty * over_budget)
         self.distance = distance
         sums = self._sums
         sums['rotation_progress_rad'] += float(progress.sum())
         sums['fingertip_distance_m'] += float(reach.sum())
         sums['cube_offset_m'] += float(offset.sum())
+        sums['wear_duty_max'] += float(duty.max(axis=1).sum())
+        sums['wear_throttled_joints'] += float(sum(limiter.wear.throttled.sum()
+                                                   for limiter in self.limiters))
         sums['samples'] += len(progress)
         for i in np.flatnonzero(success):
             self.successes[i] += 1

@@ -20,9 +20,11 @@ Evaluate a deployed policy (spec + ONNX) in the trainer's environment, without R
 The same episodes as `inhand evaluate` judges through the graph (goal mode of the task,
 success within 0.4 rad, 50 consecutive successes at most, a drop or a goal not reached in
 goal_timeout ends the episode), with the same ONNX model run by policy_node's OnnxPolicy and
-the same limiter, but with no middleware between the parts: the difference between the two is
-what the graph costs. Each of the N environments plays exactly one episode (taking the first N
-episodes to end would favour short ones). Needs no torch.
+the same limiter as deployed (config/safety_limiter.yaml, wear budget on, whatever the training
+config overrode; --training-limiter takes the training config's limiter instead), but with no
+middleware between the parts: the difference between the two is what the graph costs. Each of
+the N environments plays exactly one episode (taking the first N episodes to end would favour
+short ones). Needs no torch.
 """
 import argparse
 import json
@@ -47,11 +49,27 @@ def load_policy(spec_name, model_name='', hand='shadow'):
 
 
 def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=False,
-             goal_timeout_s=DEFAULT_GOAL_TIMEOUT, threads=2) -> dict:
-    """Play `episodes` episodes (one per environment); return the summary and the records."""
+             goal_timeout_s=DEFAULT_GOAL_TIMEOUT, threads=2, training_limiter=False,
+             limiter_settings=None) -> dict:
+    """
+    Play `episodes` episodes (one per environment); return the summary and the records.
+
+    limiter_settings: safety_limiter parameters to change, dotted as on the command line
+    ({'wear.enabled': False}), on top of the deployed (or with training_limiter the
+    training config's) limiter.
+    """
+    import dataclasses
     from training.config import load_train_config
     from training.env import HandCubeEnvs
     config = load_train_config(f'training/{task}.yaml')
+    overrides = dict(config.limiter_overrides) if training_limiter else {}
+    for name, value in (limiter_settings or {}).items():
+        section, _, key = name.rpartition('.')
+        if section:
+            overrides[section] = dict(overrides.get(section, {}), **{key: value})
+        else:
+            overrides[key] = value
+    config = dataclasses.replace(config, limiter_overrides=overrides)
     spec, model_path, policy = load_policy(policy_spec, model, config.hand)
     envs = HandCubeEnvs(config, num_envs=episodes, seed=seed, threads=threads,
                         randomize=randomize, goal_timeout_s=goal_timeout_s, spec=spec)
@@ -69,7 +87,9 @@ def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=F
         envs.close()
     return {'policy': str(spec.source), 'model': str(model_path), 'task': task,
             'episodes': episodes, 'seed': seed, 'randomize': randomize,
-            'goal_timeout_s': goal_timeout_s, **summarize(records), 'records': records}
+            'goal_timeout_s': goal_timeout_s,
+            'limiter': dict(config.limiter_overrides) or 'as deployed',
+            **summarize(records), 'records': records}
 
 
 def summarize(records) -> dict:
@@ -109,10 +129,13 @@ def main(argv=None) -> int:
     parser.add_argument('--goal-timeout', type=float, default=DEFAULT_GOAL_TIMEOUT)
     parser.add_argument('--randomize', action='store_true',
                         help='with the training randomization, noise and delays')
+    parser.add_argument('--training-limiter', action='store_true',
+                        help="the training config's limiter overrides (e.g. wear budget off) "
+                             'instead of the limiter as deployed')
     parser.add_argument('--out', default='', help='write the result as JSON here')
     args = parser.parse_args(argv)
     result = evaluate(args.policy, args.task, args.episodes, args.seed, args.model,
-                      args.randomize, args.goal_timeout)
+                      args.randomize, args.goal_timeout, training_limiter=args.training_limiter)
     print_summary(result, 'trainer env (no ROS)')
     if args.out:
         with open(args.out, 'w') as stream:

@@ -42,20 +42,21 @@ import numpy as np
 PROGRESS_FIELDS = ('iteration', 'env_steps', 'wall_s', 'steps_per_s', 'reward_per_step',
                    'episodes', 'successes_median', 'successes_mean', 'drop_fraction',
                    'episode_steps', 'rotation_progress_rad', 'fingertip_distance_m',
-                   'cube_offset_m', 'action_std', 'value_loss', 'surrogate_loss',
-                   'learning_rate')
+                   'cube_offset_m', 'wear_duty_max', 'wear_throttled_joints', 'action_std',
+                   'value_loss', 'surrogate_loss', 'learning_rate')
 
 
-def _upgrade_progress(path) -> None:
-    """Rewrite an older run's progress.csv with today's columns (new ones left empty)."""
+def _upgrade_progress(path, out=None) -> None:
+    """Rewrite an older run's progress.csv (to out) with today's columns, new ones empty."""
+    out = out or path
     if not path.exists():
         return
     with path.open(newline='') as stream:
         rows = list(csv.DictReader(stream))
         header = rows and list(rows[0].keys())
-    if not rows or tuple(header) == PROGRESS_FIELDS:
+    if not rows or (tuple(header) == PROGRESS_FIELDS and out == path):
         return
-    with path.open('w', newline='') as stream:
+    with out.open('w', newline='') as stream:
         table = csv.DictWriter(stream, fieldnames=PROGRESS_FIELDS)
         table.writeheader()
         for row in rows:
@@ -115,6 +116,23 @@ def machine() -> str:
     return f'{os.cpu_count()} CPUs ({cpu}), {gpu}, {platform.platform()}'
 
 
+def _origin(source: pathlib.Path, saved: dict, run: pathlib.Path) -> dict:
+    """Describe the checkpoint a run starts from; carry its run's progress into run."""
+    origin = {'checkpoint': str(source), 'iteration': int(saved['iter']),
+              'env_steps': int(saved.get('env_steps', 0)),
+              'wall_s': round(float(saved.get('wall_s', 0.0)), 1),
+              'config_file': saved.get('config_file', '')}
+    source_run = source.parent.parent if source.parent.name == 'checkpoints' else source.parent
+    source_record = source_run / 'record.json'
+    if source_record.exists():
+        origin['record'] = json.loads(source_record.read_text())
+    source_progress = source_run / 'progress.csv'
+    if source_progress.exists() and not (run / 'progress.csv').exists():
+        run.mkdir(parents=True, exist_ok=True)
+        _upgrade_progress(source_progress, run / 'progress.csv')
+    return origin
+
+
 class Stop:
     """SIGINT/SIGTERM: finish the iteration, write a checkpoint, exit."""
 
@@ -154,6 +172,11 @@ def main(argv=None) -> int:
     parser.add_argument('--run', required=True, help='run folder (created, or resumed)')
     parser.add_argument('--iterations', type=int, required=True,
                         help='PPO iterations to add in this invocation')
+    parser.add_argument('--init-from', default='',
+                        help='a new run starts from this checkpoint (fine-tuning, e.g. with '
+                             'another config): weights, normalizers and optimizer; its '
+                             'iterations, env steps and wall time count into the totals, and '
+                             "its run's record and progress are carried over")
     parser.add_argument('--envs', type=int, default=None, help='override config envs')
     parser.add_argument('--seed', type=int, default=None, help='seed (default 0; a resumed '
                         'run continues with seed + iteration)')
@@ -198,6 +221,18 @@ def main(argv=None) -> int:
         config_name = args.config or 'training/yaw.yaml'
     config = load_train_config(config_name)
     saved = torch.load(checkpoints / 'latest.pt', weights_only=False) if resuming else None
+    origin = None
+    if args.init_from and resuming:
+        print(f'[train] {run} resumes its own checkpoint; --init-from ignored', file=sys.stderr)
+    elif args.init_from:
+        source = pathlib.Path(args.init_from)
+        if not source.is_file():
+            parser.error(f'--init-from {source}: no such checkpoint')
+        saved = torch.load(source, weights_only=False)
+        if saved.get('spec') not in (None, config.spec):
+            parser.error(f'--init-from {source}: trained for spec {saved.get("spec")}, the '
+                         f'config asks for {config.spec}')
+        origin = _origin(source, saved, run)
     start_iteration = saved['iter'] + 1 if saved else 0
     base_seed = record['seed'] if resuming else (args.seed or 0)
     args.seed = base_seed + start_iteration
@@ -216,6 +251,8 @@ def main(argv=None) -> int:
     if record is None:
         record = {'config_file': config.source, 'task': config.task, 'spec': config.spec,
                   'seed': base_seed, 'envs': batch.num_envs, 'invocations': []}
+        if origin is not None:
+            record['initialized_from'] = origin
     invocation = {'command': ' '.join([sys.executable.split('/')[-1], '-m', 'training.train']
                                       + (argv if argv is not None else sys.argv[1:])),
                   'commit': git_commit(), 'machine': machine(), 'device': device,
