@@ -28,14 +28,14 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def small_config(tmp_path, task='yaw', **ppo) -> pathlib.Path:
-    """Write the shipped config with a tiny batch and network (same physics, limiter, spec)."""
-    data = yaml.safe_load(config_path(f'training/{task}.yaml').read_text())
+def small_config(tmp_path, name='yaw', **ppo) -> pathlib.Path:
+    """Write a shipped config with a tiny batch and network (same physics, limiter, spec)."""
+    data = yaml.safe_load(config_path(f'training/{name}.yaml').read_text())
     data['envs'] = 3
     data['episode_seconds'] = 1.0
     data['ppo'].update(steps_per_env=6, actor_hidden=[32, 32], critic_hidden=[32, 32],
                        minibatches=2, epochs=2, **ppo)
-    path = tmp_path / f'{task}_small.yaml'
+    path = tmp_path / f'{name}_small.yaml'
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -154,6 +154,11 @@ def test_wear_duty_is_penalised_and_the_window_outlives_the_episode():
         assert duty[0] == pytest.approx(1.5) and taxed.limiters[0].wear.throttled[0]
         zero = np.zeros((1, plain.num_actions))
         r_plain, r_taxed = plain.step(zero)[2][0], taxed.step(zero)[2][0]
+        # The critic sees each limited joint's duty and throttle (the policy does not).
+        joints = len(taxed.limiters[0].wear.joint_names)
+        assert taxed.privileged_size == taxed.obs_size + 14 + 2 * joints
+        wear_inputs = taxed.privileged[0, taxed.obs_size + 14:]
+        assert wear_inputs[0] == pytest.approx(1.5) and wear_inputs[joints] == 1.0
         free = taxed.config.reward.wear_duty_free
         assert r_taxed - r_plain == pytest.approx(-2.0 * (1.5 - free), rel=1e-4)
         assert taxed.pop_stats()['wear_throttled_joints'] == 1.0
@@ -258,6 +263,36 @@ def exported(tmp_path_factory):
     return run / 'checkpoints' / 'latest.pt', model, difference
 
 
+def test_widened_critic_computes_what_it_did():
+    import torch
+    from training.train import _widen_critic_inputs
+    rng = torch.Generator().manual_seed(0)
+    weight = torch.randn(4, 3, generator=rng)
+    saved = {'critic_state_dict': {'mlp.0.weight': weight.clone(),
+                                   'obs_normalizer._mean': torch.randn(1, 3, generator=rng),
+                                   'obs_normalizer._var': torch.ones(1, 3) * 4.0,
+                                   'obs_normalizer._std': torch.ones(1, 3) * 2.0},
+             'optimizer_state_dict': {'state': {0: {'exp_avg': torch.ones(4, 3),
+                                                    'step': torch.tensor(5.0)},
+                                                1: {'exp_avg': torch.ones(4)}}}}
+    critic = saved['critic_state_dict']
+
+    def first_layer(x):
+        mean, std = critic['obs_normalizer._mean'], critic['obs_normalizer._std']
+        return ((x - mean) / std) @ critic['mlp.0.weight'].T
+
+    x = torch.randn(1, 3, generator=rng)
+    before = first_layer(x)
+    assert _widen_critic_inputs(saved, 5) == [3, 5]
+    after = first_layer(torch.cat([x, torch.tensor([[7.0, -3.0]])], 1))
+    torch.testing.assert_close(after, before)
+    assert saved['optimizer_state_dict']['state'][0]['exp_avg'].shape == (4, 5)
+    assert saved['optimizer_state_dict']['state'][1]['exp_avg'].shape == (4,)
+    assert _widen_critic_inputs(saved, 5) is None
+    with pytest.raises(ValueError, match='only 4'):
+        _widen_critic_inputs(saved, 4)
+
+
 @pytest.mark.slow
 def test_a_run_can_start_from_another_runs_checkpoint(exported, tmp_path):
     checkpoint, _, _ = exported
@@ -265,11 +300,13 @@ def test_a_run_can_start_from_another_runs_checkpoint(exported, tmp_path):
     missing = _train('--config', str(small_config(tmp_path)), '--run', str(run),
                      '--init-from', str(tmp_path / 'nothing.pt'), '--iterations', '1')
     assert missing.returncode != 0 and 'nothing.pt: no such checkpoint' in missing.stderr
-    result = _train('--config', str(small_config(tmp_path)), '--run', str(run),
+    # Fine-tuned with the wear budget on: the critic gains the wear inputs (20 joints x 2).
+    result = _train('--config', str(small_config(tmp_path, 'yaw_wear')), '--run', str(run),
                     '--init-from', str(checkpoint), '--iterations', '1')
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads((run / 'record.json').read_text())
     origin = record['initialized_from']
+    assert origin['critic_inputs_widened'] == [116, 156]
     assert origin['iteration'] == 0 and origin['env_steps'] == 3 * 6
     assert len(origin['record']['invocations']) == 1        # the source run's own record
     assert record['invocations'][0]['start_iteration'] == 1

@@ -56,7 +56,8 @@ _POSE_EVERY = 4
 STAT_KEYS = ('rotation_progress_rad', 'fingertip_distance_m', 'cube_offset_m',
              'wear_duty_max', 'wear_throttled_joints', 'samples')
 # Privileged critic inputs: true cube position (palm-relative, world axes) and orientation,
-# cube linear and angular velocity, true rotation error, the limiter's last output.
+# cube linear and angular velocity, true rotation error; with the wear budget on, also each
+# limited joint's wear duty and throttle, which the policy cannot see but the reward charges.
 PRIVILEGED_EXTRA = 3 + 4 + 3 + 3 + 1
 
 
@@ -117,7 +118,9 @@ class HandCubeEnvs:
         self.action_names = list(self.steppers[0].joint_names)
         self.num_actions = len(self.action_names)
         self.obs_size = self.steppers[0].builder.size
-        self.privileged_size = self.obs_size + PRIVILEGED_EXTRA
+        probe = self._new_limiter()
+        self.wear_inputs = len(probe.wear.joint_names) if probe.wear.config.enabled else 0
+        self.privileged_size = self.obs_size + PRIVILEGED_EXTRA + 2 * self.wear_inputs
         self.actuated_names = list(self.profile.actuated_joint_names)
         self.joint_names = list(self.profile.joint_names)
         self.rest_position = np.asarray(self.scene.cube_position, dtype=float)
@@ -221,6 +224,10 @@ class HandCubeEnvs:
         extra[7:10] = linear
         extra[10:13] = np.clip(angular * 0.1, -5, 5)
         extra[13] = self.distance[i]
+        if self.wear_inputs:
+            wear = self.limiters[i].wear
+            extra[14:14 + self.wear_inputs] = np.minimum(wear.duty(), 3.0)
+            extra[14 + self.wear_inputs:] = wear.throttled
         self.privileged[i, :k] = self.obs[i]
 
     def _observe_all(self):

@@ -133,6 +133,35 @@ def _origin(source: pathlib.Path, saved: dict, run: pathlib.Path) -> dict:
     return origin
 
 
+def _widen_critic_inputs(saved: dict, size: int):
+    """
+    Give a checkpoint's critic `size` inputs where it had fewer (a config that adds privileged
+    inputs, e.g. the wear state): the new inputs start with zero weights and a unit
+    normalizer, so the critic computes what it did; the optimizer's moments are padded alike.
+    Return [old, new] sizes, or None when nothing changed.
+    """
+    import torch
+    critic = saved['critic_state_dict']
+    weight = critic['mlp.0.weight']
+    old = weight.shape[1]
+    if old == size:
+        return None
+    if old > size:
+        raise ValueError(f'the checkpoint\'s critic has {old} inputs, this environment gives '
+                         f'only {size}')
+    extra = size - old
+    critic['mlp.0.weight'] = torch.cat([weight, weight.new_zeros(weight.shape[0], extra)], 1)
+    for key, fill in (('_mean', 0.0), ('_var', 1.0), ('_std', 1.0)):
+        value = critic[f'obs_normalizer.{key}']
+        critic[f'obs_normalizer.{key}'] = torch.cat(
+            [value, value.new_full((*value.shape[:-1], extra), fill)], -1)
+    for state in saved['optimizer_state_dict']['state'].values():
+        for key, value in state.items():
+            if torch.is_tensor(value) and tuple(value.shape) == tuple(weight.shape):
+                state[key] = torch.cat([value, value.new_zeros(value.shape[0], extra)], 1)
+    return [old, size]
+
+
 class Stop:
     """SIGINT/SIGTERM: finish the iteration, write a checkpoint, exit."""
 
@@ -246,6 +275,10 @@ def main(argv=None) -> int:
     env = RslVecEnv(batch)
     cfg = rsl_config(config, args)
     alg = PPO.construct_algorithm(env.get_observations(), env, cfg, device)
+    if origin is not None:
+        widened = _widen_critic_inputs(saved, batch.privileged_size)
+        if widened:
+            origin['critic_inputs_widened'] = widened
     if saved:
         alg.load(saved, None, True)
     if record is None:
