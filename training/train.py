@@ -147,8 +147,8 @@ def _widen_critic_inputs(saved: dict, size: int):
     if old == size:
         return None
     if old > size:
-        raise ValueError(f'the checkpoint\'s critic has {old} inputs, this environment gives '
-                         f'only {size}')
+        raise ValueError(f'the critic of the checkpoint has {old} inputs, this environment '
+                         f'gives only {size}')
     extra = size - old
     critic['mlp.0.weight'] = torch.cat([weight, weight.new_zeros(weight.shape[0], extra)], 1)
     for key, fill in (('_mean', 0.0), ('_var', 1.0), ('_std', 1.0)):
