@@ -28,6 +28,11 @@ from inhand.paths import python_package_dir
 import numpy as np
 
 
+# What to do with mesh files the hand's MJCF names but that are not on disk: refuse to build
+# the model, or drop the visual-only geoms that use them (inhand.hand_model.resolve_meshes).
+MISSING_MESHES = ('refuse', 'drop_visual')
+
+
 class ProfileError(ConfigError):
     """A hand profile is missing, malformed or inconsistent."""
 
@@ -60,8 +65,9 @@ class HandProfile:
     world_frame: str
     link_prefix: str              # URDF/TF link name = link_prefix + MuJoCo body name
     mujoco_prefix: str            # ... without this prefix (e.g. "robot0:")
-    model_package: str
+    model_package: str            # '' : model_file is a path (relative to the profile file)
     model_file: str
+    missing_meshes: str           # refuse | drop_visual (see inhand.hand_model)
     remove_bodies: tuple
     remove_geoms: tuple
     mount_body: str
@@ -82,12 +88,27 @@ class HandProfile:
             raise KeyError(f'joint {joint_name!r} is not in hand profile {self.name!r}') from None
 
     def model_path(self) -> pathlib.Path:
-        """Absolute path of the hand's MJCF, resolved inside its installed package."""
-        path = python_package_dir(self.model_package) / self.model_file
+        """
+        Absolute path of the hand's MJCF.
+
+        With model.package, model.file is inside that installed Python package; without it,
+        model.file is a path, absolute or relative to the profile file's folder.
+        """
+        if self.model_package:
+            path = python_package_dir(self.model_package) / self.model_file
+            if not path.is_file():
+                raise ProfileError(
+                    f'{self.source}: model file {self.model_file!r} not found in package '
+                    f'{self.model_package!r} (looked at {path})')
+            return path
+        path = pathlib.Path(self.model_file).expanduser()
+        if not path.is_absolute():
+            path = (pathlib.Path(self.source).resolve().parent / path).resolve()
         if not path.is_file():
             raise ProfileError(
-                f'{self.source}: model file {self.model_file!r} not found in package '
-                f'{self.model_package!r} (looked at {path})')
+                f'{self.source}: model.file {self.model_file!r} not found (looked at {path}); '
+                'a relative path is relative to the profile file, and model.package names an '
+                'installed Python package to look in instead')
         return path
 
 
@@ -107,8 +128,12 @@ def load_hand_profile(name_or_path: str = 'shadow') -> HandProfile:
 def _parse(data: dict, path: pathlib.Path) -> HandProfile:
     top = Fields(data, str(path)).allow('name', 'description', 'model', 'frames', 'defaults',
                                         'joints', 'fingertips')
-    model = top.section('model').allow('package', 'file', 'remove_bodies', 'remove_geoms',
-                                       'mount_body')
+    model = top.section('model').allow('package', 'file', 'missing_meshes', 'remove_bodies',
+                                       'remove_geoms', 'mount_body')
+    missing_meshes = model.text('missing_meshes', 'refuse')
+    if missing_meshes not in MISSING_MESHES:
+        raise ProfileError(f'{path}: model.missing_meshes: expected one of '
+                           f'{", ".join(MISSING_MESHES)}, got {missing_meshes!r}')
     frames = top.section('frames').allow('palm_body', 'palm_frame', 'world_frame',
                                          'link_prefix', 'mujoco_prefix')
     defaults = top.section('defaults').allow('max_velocity', 'max_acceleration')
@@ -172,7 +197,8 @@ def _parse(data: dict, path: pathlib.Path) -> HandProfile:
         world_frame=frames.text('world_frame', 'world'),
         link_prefix=frames.text('link_prefix') if 'link_prefix' in frames.data else '',
         mujoco_prefix=frames.text('mujoco_prefix') if 'mujoco_prefix' in frames.data else '',
-        model_package=model.text('package'), model_file=model.text('file'),
+        model_package=model.text('package') if 'package' in model.data else '',
+        model_file=model.text('file'), missing_meshes=missing_meshes,
         remove_bodies=tuple(model.items('remove_bodies', [])),
         remove_geoms=tuple(model.items('remove_geoms', [])),
         mount_body=model.text('mount_body'),

@@ -351,6 +351,7 @@ def build_spec(profile, scene: SceneConfig, rig: CameraRig = None,
                cube: CubeMarkers = None) -> mujoco.MjSpec:
     """Compose the scene as an MjSpec (see build_model); callers may add to it before compiling."""
     spec = mujoco.MjSpec.from_file(str(profile.model_path()))
+    resolve_meshes(spec, profile)
     for body_name in profile.remove_bodies:
         body = spec.body(body_name)
         if body is None:
@@ -412,6 +413,67 @@ def build_spec(profile, scene: SceneConfig, rig: CameraRig = None,
     for camera in (rig.cameras if rig else ()):
         _add_camera(spec, camera)
     return spec
+
+
+def resolve_meshes(spec: mujoco.MjSpec, profile) -> list:
+    """
+    Check that the mesh files the hand's MJCF names exist; handle absent ones as the profile's
+    model.missing_meshes says. Return the names of the geoms dropped.
+
+    refuse (default): ConfigError listing the missing files. drop_visual: the visual-only geoms
+    (contype = conaffinity = 0) that use a missing mesh are removed, and the collision geometry
+    of their bodies is drawn instead (moved to geom group 2, which cameras and viewers show).
+    The physics stays what it was: a collision geom on a missing mesh, or a dropped geom that
+    counts toward its body's inertia, is still refused.
+    """
+    base = pathlib.Path(spec.modelfiledir or profile.model_path().parent)
+    meshdir = base / (spec.compiler.meshdir or spec.meshdir or '')
+    missing = {}
+    for mesh in spec.meshes:
+        if mesh.file:
+            path = pathlib.Path(mesh.file)
+            path = path if path.is_absolute() else meshdir / path
+            if not path.is_file():
+                missing[mesh.name] = path
+    if not missing:
+        return []
+    where = f'{profile.source}: the hand model {profile.model_path()}'
+    shown = ', '.join(str(p) for p in list(missing.values())[:4])
+    more = f' and {len(missing) - 4} more' if len(missing) > 4 else ''
+    if profile.missing_meshes != 'drop_visual':
+        raise ConfigError(
+            f'{where} names {len(missing)} mesh file(s) that are not on disk: {shown}{more}. '
+            'Install the model with its meshes, or set model.missing_meshes: drop_visual in '
+            'the profile to drop the visual-only geoms that use them (physics unchanged, the '
+            'collision geometry is drawn instead)')
+    users = [g for g in spec.geoms if g.meshname in missing]
+    collision = [g.name or g.meshname for g in users if g.contype or g.conaffinity]
+    if collision:
+        raise ConfigError(
+            f'{where}: collision geom(s) {", ".join(collision)} use mesh files that are not on '
+            f'disk ({shown}{more}); the physics needs them, so missing_meshes: drop_visual '
+            'cannot drop them')
+    low, high = spec.compiler.inertiagrouprange
+    from_geoms = spec.compiler.inertiafromgeom
+    for geom in users:
+        body = geom.parent
+        counts = from_geoms == mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_TRUE or (
+            from_geoms == mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_AUTO
+            and not body.explicitinertial)
+        if counts and low <= geom.group <= high:
+            raise ConfigError(
+                f'{where}: visual geom {geom.name or geom.meshname!r} (mesh file not on disk) '
+                f'gives body {body.name!r} its inertia; dropping it would change the physics')
+    bodies = {geom.parent.name for geom in users}
+    dropped = [geom.name or geom.meshname for geom in users]
+    for geom in users:
+        spec.delete(geom)
+    for name in missing:
+        spec.delete(spec.mesh(name))
+    for geom in spec.geoms:
+        if geom.parent.name in bodies and (geom.contype or geom.conaffinity) and geom.group > 2:
+            geom.group = 2
+    return dropped
 
 
 def build_model(profile, scene: SceneConfig, rig: CameraRig = None,

@@ -130,3 +130,64 @@ def test_a_decimal_comma_in_a_flow_map_is_refused(tmp_path):
     path.write_text(text.replace('lower: 0.0, upper: 1.571', 'lower: 0.0, upper: 1,571', 1))
     with pytest.raises(ConfigError, match=r'joint rh_FFJ3: unknown key 571 \(a decimal comma'):
         load_hand_profile(str(path))
+
+
+def _copied_hand_model(tmp_path, profile):
+    """The gymnasium Shadow MJCF with its meshes and textures, copied to tmp_path/assets."""
+    import shutil
+    assets = profile.model_path().parent.parent
+    for part in ('hand', 'stls/hand', 'textures'):
+        shutil.copytree(assets / part, tmp_path / 'assets' / part)
+    return tmp_path / 'assets' / 'hand' / profile.model_path().name
+
+
+def _profile_at(tmp_path, profile, model_file, **model):
+    data = _shadow_data(profile)
+    data['model'].pop('package')
+    data['model'].update(file=str(model_file), **model)
+    (tmp_path / 'hands').mkdir(exist_ok=True)
+    path = tmp_path / 'hands' / 'copy.yaml'
+    path.write_text(yaml.safe_dump(data))
+    return load_hand_profile(str(path))
+
+
+def test_a_model_file_relative_to_the_profile_builds_the_same_hand(tmp_path, profile):
+    from inhand.hand_model import build_model, load_scene_config
+    scene = load_scene_config()
+    model_file = _copied_hand_model(tmp_path, profile)
+    copy = _profile_at(tmp_path, profile, '../assets/hand/' + model_file.name)
+    assert copy.model_path() == model_file.resolve()
+    ours, shipped = build_model(copy, scene), build_model(profile, scene)
+    assert (ours.ngeom, ours.nmesh, ours.nq) == (shipped.ngeom, shipped.nmesh, shipped.nq)
+    missing = _profile_at(tmp_path, profile, 'nowhere/hand.xml')
+    with pytest.raises(ProfileError, match=r"'nowhere/hand.xml' not found .*relative to the "
+                                           'profile file'):
+        missing.model_path()
+    with pytest.raises(ProfileError, match='missing_meshes: expected one of refuse, '
+                                           'drop_visual'):
+        _profile_at(tmp_path, profile, model_file, missing_meshes='ignore')
+
+
+def test_missing_visual_meshes_are_refused_or_dropped_keeping_the_physics(tmp_path, profile):
+    from inhand.hand_model import build_model, load_scene_config
+    scene = load_scene_config()
+    model_file = _copied_hand_model(tmp_path, profile)
+    stls = tmp_path / 'assets' / 'stls' / 'hand'
+    (stls / 'F1.stl').unlink()              # the four distal phalanges' visual mesh
+    (stls / 'palm.stl').unlink()
+    refusing = _profile_at(tmp_path, profile, model_file)
+    with pytest.raises(ConfigError, match=r'2 mesh file\(s\) that are not on disk: .*F1.stl'):
+        build_model(refusing, scene)
+    dropping = _profile_at(tmp_path, profile, model_file, missing_meshes='drop_visual')
+    ours, shipped = build_model(dropping, scene), build_model(profile, scene)
+    assert ours.ngeom == shipped.ngeom - 5 and ours.nmesh == shipped.nmesh - 2
+    np.testing.assert_allclose(ours.body_mass, shipped.body_mass)
+    np.testing.assert_allclose(ours.body_inertia, shipped.body_inertia)
+    # The palm's and distal phalanges' collision geometry is drawn instead (group 2).
+    palm = mujoco.mj_name2id(ours, mujoco.mjtObj.mjOBJ_BODY, 'robot0:palm')
+    palm_geoms = [g for g in range(ours.ngeom) if ours.geom_bodyid[g] == palm]
+    assert palm_geoms and all(ours.geom_group[g] == 2 for g in palm_geoms)
+    # A collision mesh is never dropped.
+    (stls / 'forearm_electric_cvx.stl').unlink()
+    with pytest.raises(ConfigError, match=r"collision geom\(s\) robot0:C_forearm"):
+        build_model(dropping, scene)
