@@ -189,5 +189,5 @@ def test_missing_visual_meshes_are_refused_or_dropped_keeping_the_physics(tmp_pa
     assert palm_geoms and all(ours.geom_group[g] == 2 for g in palm_geoms)
     # A collision mesh is never dropped.
     (stls / 'forearm_electric_cvx.stl').unlink()
-    with pytest.raises(ConfigError, match=r"collision geom\(s\) robot0:C_forearm"):
+    with pytest.raises(ConfigError, match=r'collision geom\(s\) robot0:C_forearm'):
         build_model(dropping, scene)
