@@ -105,6 +105,9 @@ class GoalManagerNode(Node):
                 goal_timeout_s=declare(self, 'goal_timeout', 80.0,
                                        'End the episode when a goal is not reached in this '
                                        'time [s].'),
+                episode_timeout_s=declare(self, 'episode_timeout', 0.0,
+                                          'End the episode after this time, whatever it '
+                                          'reached [s]; 0: no limit.'),
                 pose_timeout_s=declare(self, 'pose_timeout', 1.0,
                                        'End the episode when the cube pose is missing this '
                                        'long [s].'),

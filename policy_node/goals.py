@@ -25,7 +25,8 @@ benchmark, the first task a policy learns. Episode tracks one
 episode: a goal counts as reached when the rotation to it stays below success_threshold (0.4
 rad, as Dactyl and DeXtreme evaluate) for hold_s, then the next goal follows; the episode ends
 on a drop (cube centre more than drop_below_palm under the palm), when the pose is lost for
-pose_timeout_s, when a goal is not reached within goal_timeout_s, or after max_successes.
+pose_timeout_s, when a goal is not reached within goal_timeout_s, when the episode has run
+episode_timeout_s (if set), or after max_successes.
 Times are whatever clock the caller passes (the node passes its ROS clock: sim time aware).
 """
 from dataclasses import dataclass, field
@@ -38,7 +39,8 @@ from inhand.transforms import (axis_angle_to_quat, quat_multiply, quat_normalize
 import numpy as np
 
 IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
-END_REASONS = ('drop', 'pose_lost', 'goal_timeout', 'max_successes', 'stopped')
+END_REASONS = ('drop', 'pose_lost', 'goal_timeout', 'episode_timeout', 'max_successes',
+               'stopped')
 GOAL_MODES = ('sequence', 'random', 'reorient', 'yaw')
 
 
@@ -125,6 +127,7 @@ class EpisodeConfig:
     hold_s: float = 0.0                 # the rotation must stay below the threshold this long
     max_successes: int = 50             # Dactyl's episode cap
     goal_timeout_s: float = 80.0        # Dactyl's real-robot evaluation per goal
+    episode_timeout_s: float = 0.0      # the whole episode's time limit; 0: none
     pose_timeout_s: float = 1.0
     drop_below_palm: float = 0.05       # m, as config/sim/scene.yaml drop.below_palm
 
@@ -135,6 +138,9 @@ class EpisodeConfig:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
         if self.hold_s < 0 or self.max_successes < 1:
             raise ValueError('hold_s must be >= 0 and max_successes >= 1')
+        if not self.episode_timeout_s >= 0:
+            raise ValueError(f'episode_timeout_s must be >= 0 (0: none), got '
+                             f'{self.episode_timeout_s}')
 
 
 @dataclass
@@ -211,6 +217,9 @@ class Episode:
             return [self.end(now, 'pose_lost')]
         if now - self.goal_start > self.config.goal_timeout_s:
             return [self.end(now, 'goal_timeout')]
+        limit = self.config.episode_timeout_s
+        if limit and now - self.start_time > limit:
+            return [self.end(now, 'episode_timeout')]
         return []
 
     def end(self, now: float, reason: str) -> tuple:

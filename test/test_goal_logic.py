@@ -212,10 +212,21 @@ def test_pose_lost_goal_timeout_and_max_successes():
     ep.update(11.0, ON_PALM, ep.goal, PALM)
     assert ep.update(12.0, ON_PALM, ep.goal, PALM) == [('success', 2), ('end', 'max_successes')]
 
+    # An episode time limit ends an episode that keeps succeeding (the goal timeout never would).
+    ep = episode(EpisodeConfig(episode_timeout_s=3.0))
+    start = ep.start_time
+    for k in range(1, 4):
+        ep.update(start + k - 0.1, ON_PALM, ep.goal, PALM)
+        assert ep.tick(start + k - 0.05) == []
+    assert ep.tick(start + 3.05) == [('end', 'episode_timeout')]
+    assert ep.result()['successes'] == 3 and ep.result()['duration_s'] == pytest.approx(3.05)
+
 
 def test_bad_configuration_is_refused():
     with pytest.raises(ValueError, match='success_threshold must be > 0'):
         EpisodeConfig(success_threshold=0.0)
+    with pytest.raises(ValueError, match='episode_timeout_s must be >= 0'):
+        EpisodeConfig(episode_timeout_s=-1.0)
     with pytest.raises(ValueError, match='goal mode'):
         GoalSampler('shuffled', seed=1)
 
