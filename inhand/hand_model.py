@@ -417,8 +417,9 @@ def build_spec(profile, scene: SceneConfig, rig: CameraRig = None,
 
 def resolve_meshes(spec: mujoco.MjSpec, profile) -> list:
     """
-    Check that the mesh files the hand's MJCF names exist; handle absent ones as the profile's
-    model.missing_meshes says. Return the names of the geoms dropped.
+    Check that the mesh files the hand's MJCF names exist; return the geoms dropped.
+
+    Absent files are handled as the profile's model.missing_meshes says.
 
     refuse (default): ConfigError listing the missing files. drop_visual: the visual-only geoms
     (contype = conaffinity = 0) that use a missing mesh are removed, and the collision geometry

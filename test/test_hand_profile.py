@@ -133,7 +133,7 @@ def test_a_decimal_comma_in_a_flow_map_is_refused(tmp_path):
 
 
 def _copied_hand_model(tmp_path, profile):
-    """The gymnasium Shadow MJCF with its meshes and textures, copied to tmp_path/assets."""
+    """Copy the gymnasium Shadow MJCF with its meshes and textures to tmp_path/assets."""
     import shutil
     assets = profile.model_path().parent.parent
     for part in ('hand', 'stls/hand', 'textures'):

@@ -135,10 +135,11 @@ def _origin(source: pathlib.Path, saved: dict, run: pathlib.Path) -> dict:
 
 def _widen_critic_inputs(saved: dict, size: int):
     """
-    Give a checkpoint's critic `size` inputs where it had fewer (a config that adds privileged
-    inputs, e.g. the wear state): the new inputs start with zero weights and a unit
-    normalizer, so the critic computes what it did; the optimizer's moments are padded alike.
-    Return [old, new] sizes, or None when nothing changed.
+    Give a checkpoint's critic `size` inputs where it had fewer; return [old, new] or None.
+
+    For a config that adds privileged inputs (e.g. the wear state): the new inputs start with
+    zero weights and a unit normalizer, so the critic computes what it did; the optimizer's
+    moments are padded alike. None: nothing changed.
     """
     import torch
     critic = saved['critic_state_dict']
