@@ -142,7 +142,8 @@ class Recorder:
             from rclpy.serialization import deserialize_message
             from std_msgs.msg import Int32
             episode = deserialize_message(data, Int32).data
-            if episode != self.episode:
+            # -1 (between episodes) belongs to the episode that just ended.
+            if episode >= 0 and episode != self.episode:
                 if self.writer is not None:
                     self.writer.close()
                 self.episode = episode

@@ -19,10 +19,15 @@ It publishes /goal/pose (PoseStamped, frame world, latched), counts a success wh
 rotation to the goal drops below success_threshold (then publishes the next goal), and ends the
 episode on a drop (cube centre below the palm, palm from forward kinematics of /joint_states),
 when the cube pose is lost for pose_timeout_s, on a goal timeout or after max_successes. It
-publishes /goal/episode (Int32, latched: the policy runner restarts its state on a change),
+publishes /goal/episode (Int32, latched: the episode's index, -1 between episodes; the policy
+runner restarts its state on a change and holds its default pose while it is -1),
 /goal/successes (Int32, latched: consecutive successes of the running episode), /goal/results
 (String, one JSON record per ended episode), diagnostics, and appends each record to the
 results_file (JSON lines). Services: ~/start_episode and ~/stop_episode (std_srvs/Trigger).
+Between episodes it waits restart_delay (the runner brings the hand home meanwhile), then calls
+reset_service if one is set (the simulator puts the cube back; the hand is already home, so
+nothing jumps) and starts the next episode on the first cube pose that arrives reset_settle
+after the reset answered.
 The first goal of an episode is drawn away from the cube's measured orientation. Unusable
 inputs (a zero or non-unit quaternion, non-finite values, another frame, joint states that do
 not fit the profile) are dropped with a throttled warning and a diagnostics counter: no input
@@ -80,13 +85,22 @@ class GoalManagerNode(Node):
         self.auto_start = declare(self, 'auto_start', True,
                                   'Start an episode as soon as the cube pose arrives, and the '
                                   'next one after restart_delay.')
-        self.restart_delay = declare(self, 'restart_delay', 2.0,
-                                     'Wait after an episode ends before the next [s].')
+        self.restart_delay = declare(self, 'restart_delay', 2.5,
+                                     'Wait after an episode ends before the reset and the '
+                                     'next episode [s]; the runner brings the hand home '
+                                     'meanwhile.')
         self.max_episodes = declare(self, 'max_episodes', 0,
                                     'Stop starting episodes after this many; 0: no limit.')
         self.reset_service = declare(self, 'reset_service', '',
-                                     'std_srvs/Trigger service called when an episode ends '
-                                     '(e.g. /sim_bridge/reset); empty: none.')
+                                     'std_srvs/Trigger service called restart_delay after '
+                                     'an episode ended, before the next starts (e.g. '
+                                     '/sim_bridge/reset_random); empty: none.')
+        self.reset_settle = declare(self, 'reset_settle', 0.1,
+                                    'After the reset answered, start the next episode on a '
+                                    'cube pose received this much later [s].')
+        self.reset_timeout = declare(self, 'reset_timeout', 5.0,
+                                     'Give up waiting for the reset service after this long '
+                                     '(wall clock) and start anyway, with a warning [s].')
         self.results_file = declare(self, 'results_file', '',
                                     'Append each episode record to this JSON-lines file; '
                                     'empty: topic and diagnostics only.')
@@ -117,8 +131,10 @@ class GoalManagerNode(Node):
                                        yaw_step)
         except ValueError as exc:
             raise ConfigError(f'goal_manager: {exc}') from exc
-        if check_rate <= 0 or self.restart_delay < 0:
-            raise ConfigError('check_rate_hz must be > 0 and restart_delay >= 0')
+        if check_rate <= 0 or self.restart_delay < 0 or self.reset_settle < 0 \
+                or self.reset_timeout <= 0:
+            raise ConfigError('check_rate_hz must be > 0, restart_delay >= 0, reset_settle '
+                              '>= 0 and reset_timeout > 0')
 
         self.profile = load_hand_profile(hand)
         # The palm from the same hand mount as the sim that this scene config describes.
@@ -130,6 +146,9 @@ class GoalManagerNode(Node):
         self.episode = None
         self.episodes_started = 0
         self.ended_at = None
+        self.reset_pending = False             # the ended episode still wants its reset
+        self.reset_call = None                 # (future, wall time called)
+        self.reset_answered_at = None          # node time the last reset answered
         self.cube = None                       # (time, position, quat)
         self.last_result = None
         # Inputs dropped as unusable (each also a throttled warning): never a crash.
@@ -225,6 +244,8 @@ class GoalManagerNode(Node):
                                start_quat=None if self.cube is None else self.cube[2])
         self.episodes_started += 1
         self.ended_at = None
+        self.reset_pending = False
+        self.reset_call = None
         self.episode_pub.publish(Int32(data=self.episode.index))
         self.successes_pub.publish(Int32(data=0))
         self._publish_goal()
@@ -269,11 +290,38 @@ class GoalManagerNode(Node):
         self.get_logger().info(
             f'episode {result["episode"]} ended ({result["reason"]}): '
             f'{result["successes"]} consecutive successes')
-        if self.reset_client is not None and result['reason'] != 'stopped':
-            if self.reset_client.service_is_ready():
-                self.reset_client.call_async(Trigger.Request())
-            else:
-                self.get_logger().warning(f'reset service {self.reset_service} not available')
+        # Between episodes: the runner holds the hand at its default pose until the next.
+        self.episode_pub.publish(Int32(data=-1))
+        self.reset_pending = self.reset_client is not None and result['reason'] != 'stopped'
+
+    def _reset_done(self, now) -> bool:
+        """Call the reset service once per gap; return whether it is done (or given up)."""
+        if not self.reset_pending:
+            return True
+        if self.reset_call is None:
+            if not self.reset_client.service_is_ready():
+                self.get_logger().warning(f'reset service {self.reset_service} not available: '
+                                          'starting without a reset')
+                self.reset_pending = False
+                return True
+            self.reset_call = (self.reset_client.call_async(Trigger.Request()),
+                               time.monotonic())
+            return False
+        future, called = self.reset_call
+        if future.done():
+            answer = future.result()
+            if answer is not None and not answer.success:
+                self.get_logger().warning(f'reset service {self.reset_service} refused: '
+                                          f'{answer.message}')
+        elif time.monotonic() - called < self.reset_timeout:
+            return False
+        else:
+            self.get_logger().warning(f'reset service {self.reset_service} did not answer in '
+                                      f'{self.reset_timeout:g} s: starting without a reset')
+        self.reset_call = None
+        self.reset_pending = False
+        self.reset_answered_at = now
+        return True
 
     def _on_tick(self):
         now = self._now()
@@ -286,6 +334,13 @@ class GoalManagerNode(Node):
             return
         if self.ended_at is not None and now - self.ended_at < self.restart_delay:
             return
+        if not self._reset_done(now):
+            return
+        if self.reset_answered_at is not None and (
+                now - self.reset_answered_at < self.reset_settle
+                or self.cube is None or self.cube[0] < self.reset_answered_at
+                + self.reset_settle):
+            return                  # a pose from before the reset would start it tilted
         if self._cube_ready(now):
             self._start_episode(now)
 

@@ -19,7 +19,11 @@ Modes (services ~/idle, ~/home, ~/run, std_srvs/Trigger; the current one latched
 idle publishes nothing; home ramps the targets from where they are to the spec's default pose
 and holds it; run steps the policy. A timer at the spec's rate (node clock: sim time aware)
 publishes /hand/command_raw (JointState, the spec's action joints by name) for the safety
-limiter. When the joint states, the cube pose or the goal are missing or older than their
+limiter. In run mode it follows the goal_manager's /goal/episode: a new episode restarts the
+policy from the measured pose; -1 (between episodes: the last one ended, the next is not yet
+started) ramps the hand to the default pose and holds it there, as home mode does, so the hand
+meets the next episode where a trainer's reset puts it instead of playing on against a stale
+goal. When the joint states, the cube pose or the goal are missing or older than their
 thresholds it publishes nothing (the limiter then holds) and says why: a throttled log line and
 the diagnostics. All start-up checks (spec against the hand, term sizes, model tensors) happen
 in the constructor, so a mismatched policy exits with code 2 and a message before any command.
@@ -103,7 +107,9 @@ class PolicyRunnerNode(Node):
         threads = declare(self, 'threads', 1, 'onnxruntime intra-op threads.')
         self.reset_on_episode = declare(self, 'reset_on_episode', True,
                                         'Restart the policy state (history, recurrent state, '
-                                        'last action) when /goal/episode changes.')
+                                        'last action) when /goal/episode changes, and hold '
+                                        'the default pose while it is -1 (between '
+                                        'episodes).')
         self.future_tolerance = declare(self, 'future_stamp_tolerance', 0.05,
                                         'Publish nothing when an input stamp is further than '
                                         'this ahead of the node clock [s] (clocks disagree, '
@@ -142,6 +148,7 @@ class PolicyRunnerNode(Node):
         self.home_ramp = None
         self.policy_started = False
         self.seed_from_measured = False
+        self.between_episodes = False          # /goal/episode -1: holding the default pose
         self.skip_reason = ''
         self.counts = {'published': 0, 'skipped': 0}
         # Inputs dropped in the callbacks, and publishers whose QoS cannot reach a latched
@@ -223,13 +230,21 @@ class PolicyRunnerNode(Node):
             f'--qos-durability transient_local ...')
 
     def _on_episode(self, msg: Int32):
-        if msg.data != self.episode:
+        if msg.data == self.episode or not self.reset_on_episode:
             self.episode = msg.data
-            if self.reset_on_episode and self.mode == 'run':
-                # Restarted at the next step from the measured pose, as a trainer's reset
-                # seeds its targets (the episode may have begun with a reset of the hand).
-                self.policy_started = False
-                self.seed_from_measured = True
+            return
+        self.episode = msg.data
+        # Remembered in every mode, so that switching to run between episodes holds too.
+        self.between_episodes = msg.data < 0
+        self.home_ramp = None
+        if self.mode == 'run' and not self.between_episodes:
+            # Restarted at the next step from the measured pose, as a trainer's reset seeds
+            # its targets (the episode may have begun with a reset of the hand).
+            self.policy_started = False
+            self.seed_from_measured = True
+
+    def _holding_between_episodes(self) -> bool:
+        return self.mode == 'run' and self.between_episodes
 
     def _joint_arrays(self):
         """Return (positions, velocities) in profile order, or a reason string."""
@@ -336,7 +351,9 @@ class PolicyRunnerNode(Node):
             return
         started = time.perf_counter()
         now = self._now()
-        reason = self._stale(now, self.mode == 'run')
+        # Holding between episodes needs only the joints: the cube may be on the floor.
+        holding = self._holding_between_episodes()
+        reason = self._stale(now, self.mode == 'run' and not holding)
         joints = None
         if not reason:
             joints = self._joint_arrays()
@@ -347,7 +364,7 @@ class PolicyRunnerNode(Node):
             return
         positions, velocities = joints
         try:
-            if self.mode == 'home':
+            if self.mode == 'home' or holding:
                 targets = self._home_step(now, positions)
             else:
                 targets = self._policy_step(positions, velocities)
@@ -399,7 +416,8 @@ class PolicyRunnerNode(Node):
         # The state is as old as its oldest part: the joint states, and the cube pose when the
         # policy used it. The goal is a latched command, not state, and may be any age.
         stamps = [self.joints.stamp]
-        if self.mode == 'run' and self.runner.needs_cube:
+        if self.mode == 'run' and self.runner.needs_cube \
+                and not self._holding_between_episodes():
             stamps.append(self.cube.stamp)
         self.ages.append(now - min(stamps))
         del self.step_times[:-200], self.ages[:-200]
@@ -412,6 +430,8 @@ class PolicyRunnerNode(Node):
         elif self.skip_reason:
             level, message = diagnostics.WARN, f'{self.mode}, publishing nothing: ' \
                 f'{self.skip_reason}'
+        elif self._holding_between_episodes():
+            message = 'run, between episodes: holding the default pose'
         if self.clock_watch is not None and self.clock_watch.state == STALLED:
             # The control timer runs on /clock: nothing is published until it moves again.
             level = diagnostics.ERROR

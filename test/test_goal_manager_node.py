@@ -140,6 +140,30 @@ def test_goals_advance_on_success_and_a_drop_ends_the_episode(tmp_path):
         h.spin_until(lambda: h.successes[-1:] == [0], what='successes back to 0')
 
 
+def test_between_episodes_it_says_minus_one_then_resets_after_the_delay_then_starts(tmp_path):
+    calls = []
+
+    def on_reset(_request, response):
+        calls.append(time.monotonic())
+        response.success = True
+        return response
+
+    with goal_manager(restart_delay=0.6, reset_service='/test_sim/reset',
+                      reset_settle=0.2, goal_timeout=0.3) as h:
+        h.probe.create_service(Trigger, '/test_sim/reset', on_reset)
+        h.spin_until(lambda: h.episodes == [0], what='episode 0')
+        h.spin_until(lambda: h.results, what='episode 0 times out')
+        ended = time.monotonic()
+        h.spin_until(lambda: h.episodes[-1:] == [-1], what='-1 between episodes')
+        assert calls == []                  # the hand gets restart_delay to go home first
+        h.spin_until(lambda: calls, what='the reset')
+        assert calls[0] - ended >= 0.6 - 0.05
+        assert h.episodes[-1] == -1         # not before a pose from after the reset
+        h.spin_until(lambda: h.episodes[-1:] == [1], what='episode 1 starts')
+        assert time.monotonic() - calls[0] >= 0.2 - 0.05
+        assert h.episodes == [0, -1, 1] and len(calls) == 1
+
+
 def test_lost_pose_ends_the_episode_and_shutdown_records_the_running_one(tmp_path):
     results = tmp_path / 'results.jsonl'
     with goal_manager(results_file=str(results), pose_timeout=0.3, auto_start=True,

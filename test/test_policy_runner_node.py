@@ -22,6 +22,7 @@ naming the term for a mismatched policy.
 import copy
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from hand_control.hand_profile import load_hand_profile
 from inhand import qos
@@ -62,6 +63,9 @@ class Harness(NodeHarness):
                                                     qos.SENSOR_PUB)
         self.goal_pub = self.probe.create_publisher(PoseStamped, 'goal/pose', qos.LATCHED)
         self.episode_pub = self.probe.create_publisher(Int32, 'goal/episode', qos.LATCHED)
+        self.statuses = []
+        self.probe.create_subscription(DiagnosticArray, '/diagnostics',
+                                       lambda m: self.statuses.extend(m.status), 10)
         self.q = PROFILE.home.copy()
         self.feed_cube = True
         self.cube_position = np.array([0.0, 0.0, 0.28])
@@ -71,6 +75,10 @@ class Harness(NodeHarness):
 
     def stamp(self, offset):
         return (self.probe.get_clock().now() + Duration(nanoseconds=int(offset * 1e9))).to_msg()
+
+    def diagnostic_message(self, name):
+        messages = [status.message for status in self.statuses if status.name == name]
+        return messages[-1] if messages else ''
 
     def publish_inputs(self):
         joints = JointState(name=list(PROFILE.joint_names), position=self.q.tolist(),
@@ -242,6 +250,40 @@ def test_a_new_episode_restarts_the_policy_from_the_measured_pose():
         np.testing.assert_allclose(seeds[0], h.q[PROFILE.actuated_indices])
         h.spin(0.3)
         assert len(seeds) == 1                      # once per episode change
+
+
+def test_between_episodes_it_holds_the_default_pose_without_a_cube_then_restarts():
+    spec = load_spec('policies/inhand_demo.yaml')
+    default = np.array([spec.default_pose.get(n, 0.0) for n in PROFILE.actuated_joint_names])
+    with runner_node(home_duration=0.3) as h:
+        h.publish_goal()
+        h.episode_pub.publish(Int32(data=0))
+        h.call('run')
+        h.spin_until(lambda: h.node.runner.steps >= 10, what='10 policy steps')
+        moving = np.array(h.commands[-1][1].position)
+        assert np.abs(moving - default).max() > 0.01     # the demo gait is away from default
+        h.episode_pub.publish(Int32(data=-1))             # the episode ended
+        h.feed_cube = False                               # the cube fell: no pose needed now
+        h.spin_until(lambda: 'between episodes' in h.diagnostic_message('policy_runner'),
+                     what='diagnostics say it holds between episodes')
+        steps = h.node.runner.steps
+        count = len(h.commands)
+        h.spin(0.6)
+        assert h.node.runner.steps == steps                # the policy does not run
+        held = np.array([m.position for _, m in h.commands[count:]])
+        assert len(held) >= 10
+        np.testing.assert_allclose(held[-1], default, atol=1e-9)
+        # The ramp starts where the policy left the targets: no jump at the episode's end.
+        everything = np.array([m.position for _, m in h.commands])
+        assert np.abs(np.diff(everything, axis=0)).max() < 0.2
+        seeds = []
+        start = h.node.runner.start
+        h.node.runner.start = lambda target: (seeds.append(np.array(target)), start(target))
+        h.feed_cube = True
+        h.episode_pub.publish(Int32(data=1))
+        h.spin_until(lambda: seeds, what='the policy restarted')
+        np.testing.assert_allclose(seeds[0], h.q[PROFILE.actuated_indices])
+        h.spin_until(lambda: h.node.runner.steps >= 5, what='the policy runs again')
 
 
 def test_broken_cube_and_goal_poses_are_dropped_and_counted():

@@ -194,6 +194,8 @@ def test_per_episode_recordings_start_with_the_latched_topics(tmp_path, fresh_do
         probe.wait_until(lambda: joints.get_subscription_count() > 0, timeout=60,
                          what='the recorder subscribing')
         for k in range(60):
+            if k == 20:
+                episode.publish(Int32(data=-1))     # between episodes: still episode 0's
             if k == 30:
                 episode.publish(Int32(data=1))
             joints.publish(JointState(name=['a'], position=[float(k)]))
@@ -207,7 +209,9 @@ def test_per_episode_recordings_start_with_the_latched_topics(tmp_path, fresh_do
     for name in folders:
         with RecordingReader(out / name) as reader:
             assert reader.topics['/tf_static'][1] == 1, name     # repeated at each start
-            assert reader.topics['/goal/episode'][1] == 1, name
+            episodes = [deserialize_message(m.data, Int32).data
+                        for m in reader.messages(['/goal/episode'])]
+            assert episodes == ([0, -1] if name == 'episode_0000' else [1]), name
             values[name] = [deserialize_message(m.data, JointState).position[0]
                             for m in reader.messages(['/joint_states'])]
     assert values['episode_0000'] and values['episode_0001']
