@@ -23,7 +23,9 @@ limiter. In run mode it follows the goal_manager's /goal/episode: a new episode 
 policy from the measured pose; -1 (between episodes: the last one ended, the next is not yet
 started) ramps the hand to the default pose and holds it there, as home mode does, so the hand
 meets the next episode where a trainer's reset puts it instead of playing on against a stale
-goal. When the joint states, the cube pose or the goal are missing or older than their
+goal. A spec with action.previous_target: commanded (the default) builds each step on what the
+hand was last sent, the limiter's /hand/command, not on the policy's own raw target: the two
+differ whenever the limiter clamps. When the joint states, the cube pose or the goal are missing or older than their
 thresholds it publishes nothing (the limiter then holds) and says why: a throttled log line and
 the diagnostics. All start-up checks (spec against the hand, term sizes, model tensors) happen
 in the constructor, so a mismatched policy exits with code 2 and a message before any command.
@@ -114,6 +116,11 @@ class PolicyRunnerNode(Node):
                                         'Publish nothing when an input stamp is further than '
                                         'this ahead of the node clock [s] (clocks disagree, '
                                         'e.g. before the first /clock).')
+        hand_command_topic = declare(
+            self, 'hand_command_topic', 'hand/command',
+            "What the hand was sent (the limiter's sensor_msgs/JointState output): a spec "
+            'with action.previous_target: commanded builds on it. Empty: subscribe to '
+            "nothing (the policy's own targets).")
         scene = declare(self, 'scene', 'sim/scene.yaml',
                         'Scene config whose hand mount places the hand for forward kinematics '
                         '(fingertips, palm); the same file as the sim and goal_manager.')
@@ -157,6 +164,13 @@ class PolicyRunnerNode(Node):
         self.incompatible_qos = {}
         self.step_times = []
         self.ages = []
+        # previous_target: commanded: the newest limiter output (msg, monotonic receipt time),
+        # when the policy last (re)started, and how often it could build on what was sent.
+        self.hand_command = None
+        self.policy_started_at = 0.0
+        self._command_order = (None, None)
+        self.following = {'followed': 0, 'own_target': 0}
+        self.follow_problem = ''
 
         self.command_pub = self.create_publisher(JointState, 'hand/command_raw', qos.COMMAND)
         self.mode_pub = self.create_publisher(String, '~/mode', qos.LATCHED)
@@ -164,6 +178,10 @@ class PolicyRunnerNode(Node):
         self.create_subscription(JointState, 'joint_states', self._on_joints, qos.SENSOR_SUB)
         self.create_subscription(PoseWithCovarianceStamped, 'cube/pose', self._on_cube,
                                  qos.SENSOR_SUB)
+        self.follow_commands = bool(hand_command_topic) and self.runner.follows_commanded
+        if self.follow_commands:
+            self.create_subscription(JointState, hand_command_topic, self._on_hand_command,
+                                     qos.COMMAND)
         for msg_type, topic, callback in ((PoseStamped, 'goal/pose', self._on_goal),
                                           (Int32, 'goal/episode', self._on_episode)):
             name = self.resolve_topic_name(topic)
@@ -195,6 +213,46 @@ class PolicyRunnerNode(Node):
     def _on_joints(self, msg: JointState):
         # Parsed (and checked) at the control step, which needs only the newest one.
         self.joints.update(msg, stamp_to_sec(msg.header.stamp), self._now())
+
+    def _on_hand_command(self, msg: JointState):
+        # Parsed at the control step, like the joint states: only the newest one matters.
+        self.hand_command = (msg, time.monotonic())
+
+    def _commanded_targets(self):
+        """Return the action joints' targets in the newest /hand/command, or why not."""
+        msg, received = self.hand_command
+        if received < self.policy_started_at:
+            return 'no /hand/command since the policy started'
+        names = tuple(msg.name)
+        if self._command_order[0] != names:
+            index = {n: i for i, n in enumerate(names)}
+            missing = [n for n in self.joint_names if n not in index]
+            if missing:
+                return f'/hand/command lacks {", ".join(missing)}'
+            self._command_order = (names, np.array([index[n] for n in self.joint_names]))
+        if len(msg.position) != len(names):
+            return f'/hand/command has {len(names)} names but {len(msg.position)} positions'
+        values = np.asarray(msg.position, dtype=float)[self._command_order[1]]
+        if not np.all(np.isfinite(values)):
+            return '/hand/command has non-finite positions'
+        return values
+
+    def _follow_hand_command(self):
+        """Make what the hand was last sent the policy's previous target, when known."""
+        values = 'no /hand/command received' if self.hand_command is None \
+            else self._commanded_targets()
+        if isinstance(values, str):
+            # The policy builds on its own last target this step (the first steps of an
+            # episode, before the limiter's answer; or a limiter publishing arrays).
+            self.following['own_target'] += 1
+            if values != self.follow_problem and self.following['followed']:
+                self.get_logger().warning(f'previous_target commanded: {values}; using the '
+                                          "policy's own target", throttle_duration_sec=2.0)
+            self.follow_problem = values
+            return
+        self.runner.follow(values)
+        self.following['followed'] += 1
+        self.follow_problem = ''
 
     def _pose_or_reject(self, kind: str, topic: str, pose_msg):
         """Return (position, quat wxyz) of a pose message, or None (counted, warned)."""
@@ -393,6 +451,9 @@ class PolicyRunnerNode(Node):
                               else self._current_targets(positions))
             self.policy_started = True
             self.seed_from_measured = False
+            self.policy_started_at = time.monotonic()
+        elif self.follow_commands:
+            self._follow_hand_command()
         cube_position = cube_quat = goal_quat = None
         if self.runner.needs_cube:
             cube_position, cube_quat = self.cube.pose
@@ -432,6 +493,11 @@ class PolicyRunnerNode(Node):
                 f'{self.skip_reason}'
         elif self._holding_between_episodes():
             message = 'run, between episodes: holding the default pose'
+        elif self.mode == 'run' and self.follow_commands \
+                and not self.following['followed'] and self.following['own_target'] > self.rate:
+            # Runs, but builds on its own targets, not on what the limiter sent the hand.
+            level, message = diagnostics.WARN, f'run, publishing; previous_target commanded ' \
+                f'but {self.follow_problem}: building on its own targets'
         if self.clock_watch is not None and self.clock_watch.state == STALLED:
             # The control timer runs on /clock: nothing is published until it moves again.
             level = diagnostics.ERROR
@@ -442,6 +508,11 @@ class PolicyRunnerNode(Node):
                   **{f'rejected_{kind}': n for kind, n in self.rejected.items()},
                   **{f'incompatible_qos_publishers{topic.replace("/", "_")}': n
                      for topic, n in self.incompatible_qos.items()}}
+        values['previous_target'] = self.runner.spec.action.previous_target
+        if self.follow_commands:
+            values.update({f'previous_target_{k}': n for k, n in self.following.items()})
+            if self.follow_problem:
+                values['previous_target_problem'] = self.follow_problem
         if self.step_times:
             values['step_ms_median'] = float(np.median(self.step_times) * 1e3)
             values['step_ms_max'] = float(np.max(self.step_times) * 1e3)

@@ -83,6 +83,25 @@ class PolicyStepper:
         self.last_observation = self.builder.build(inputs)
         return self.last_observation
 
+    @property
+    def follows_commanded(self) -> bool:
+        """Whether the previous target is what the hand was sent (spec previous_target)."""
+        return self.spec.action.previous_target == 'commanded'
+
+    def follow(self, commanded) -> None:
+        """Take the targets the hand was actually sent (action joints) as the previous ones.
+
+        With previous_target: commanded the limiter's output replaces the policy's own last
+        target, so delta_target builds on what the hand got and joint_position_error describes
+        it, rather than drifting from it whenever the limiter clamps.
+        """
+        if self.last_target is None:
+            raise RuntimeError('follow before start()')
+        commanded = np.asarray(commanded, dtype=float)
+        if commanded.shape != self.last_target.shape or not np.all(np.isfinite(commanded)):
+            raise ValueError(f'commanded targets must be {self.last_target.size} finite values')
+        self.last_target = self.actions.clip_to_limits(commanded)
+
     def act(self, network_output) -> np.ndarray:
         """Decode the network's output for the last observation; return the new targets."""
         action = self.actions.decode(network_output)

@@ -103,6 +103,7 @@ class ActionSpec:
     ema: float                 # weight of the new value; 1.0 disables smoothing
     ema_on: str                # 'target' (Playground) or 'action' (robogym SmoothActionWrapper)
     bins: int | None           # discrete actions: bins per joint, decoded to [-1, 1]
+    previous_target: str       # what the hand was sent ('commanded') or the policy's own target
     where: str
 
 
@@ -256,7 +257,12 @@ _TERM_COMMON = {'name', 'source', 'size', 'history', 'history_order', 'history_i
                 'transform'}
 _TRANSFORM_KEYS = {'subtract', 'unscale_limits', 'scale', 'clip'}
 _ACTION_KEYS = {'mode', 'scale', 'offset', 'clip_action', 'clip_to_limits', 'ema', 'ema_on',
-                'bins'}
+                'bins', 'previous_target'}
+# Where the previous target (delta_target's base, the EMA's memory, the joint_position_error
+# and last_target observations) comes from: the targets the hand was actually sent (the
+# limiter's output, what a simulator without a limiter applies), or the policy's own last
+# target (what a trainer that ignores the limiter's clamping saw).
+PREVIOUS_TARGETS = ('commanded', 'policy')
 _MODEL_KEYS = {'file', 'inputs', 'outputs', 'recurrent'}
 
 
@@ -562,9 +568,12 @@ def _parse_action(raw, where) -> ActionSpec:
     bins = raw.get('bins')
     if bins is not None and (isinstance(bins, bool) or not isinstance(bins, int) or bins < 2):
         raise SpecError(f'{where}.bins: expected an integer >= 2, got {bins!r}')
+    previous_target = _choice(raw.get('previous_target', 'commanded'), PREVIOUS_TARGETS,
+                              f'{where}.previous_target')
     return ActionSpec(mode=mode, scale=scale, offset=offset, clip_action=clip_action,
                       clip_to_limits=_bool(raw, 'clip_to_limits', True, where),
-                      ema=float(ema), ema_on=ema_on, bins=bins, where=where)
+                      ema=float(ema), ema_on=ema_on, bins=bins,
+                      previous_target=previous_target, where=where)
 
 
 def resolve_joints(spec: PolicySpec, profile) -> tuple:

@@ -380,3 +380,91 @@ def test_forward_kinematics_uses_the_scene_parameter(tmp_path):
             return kinematics.palm_pose()[0]
 
     np.testing.assert_allclose(palm(scene=str(path)), palm() + [0.0, 0.0, 0.1], atol=1e-9)
+
+
+def _yaw_spec_file(tmp_path, previous_target):
+    """The shipped yaw spec with previous_target set, its model found by absolute path."""
+    shipped = load_spec('policies/inhand_yaw.yaml')
+    data = yaml.safe_load(shipped.text)
+    data['action']['previous_target'] = previous_target
+    data['model']['file'] = str(shipped.model_path())
+    path = tmp_path / f'yaw_{previous_target}.yaml'
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _joint_error(runner):
+    """The joint_position_error slice of the runner's last observation."""
+    start, size = next((start, size) for name, source, start, size in runner.builder.layout()
+                       if source == 'joint_position_error')
+    return np.asarray(runner.last_observation[start:start + size], dtype=float)
+
+
+def test_previous_target_commanded_builds_on_what_the_limiter_sent(tmp_path):
+    path = _yaw_spec_file(tmp_path, 'commanded')
+    with runner_node(spec=str(path)) as h:
+        command_pub = h.probe.create_publisher(JointState, 'hand/command', qos.COMMAND)
+        h.publish_goal()
+        h.episode_pub.publish(Int32(data=0))
+        h.call('run')
+        h.spin_until(lambda: h.node.runner.steps >= 3, what='3 policy steps')
+        # No limiter answer yet: the policy builds on its own targets and counts it.
+        assert h.node.following['followed'] == 0 and h.node.following['own_target'] >= 2
+        runner = h.node.runner
+        # The limiter clamped: what the hand got differs from the policy's raw targets.
+        sent = np.clip(PROFILE.home[PROFILE.actuated_indices] + 0.05,
+                       PROFILE.lower[PROFILE.actuated_indices],
+                       PROFILE.upper[PROFILE.actuated_indices])
+        command_pub.publish(JointState(name=list(PROFILE.actuated_joint_names),
+                                       position=sent.tolist()))
+        h.spin_until(lambda: h.node.following['followed'] >= 2, what='commands followed')
+        action_sent = sent[[PROFILE.actuated_joint_names.index(n) for n in runner.joint_names]]
+        # joint_position_error is measured minus the previous target: the target the hand got.
+        np.testing.assert_allclose(_joint_error(runner),
+                                   h.q[runner.joint_indices] - action_sent, atol=1e-5)
+        # delta_target: the published target is that sent target plus at most one step.
+        assert list(h.commands[-1][1].name) == list(runner.joint_names)
+        raw = np.array(h.commands[-1][1].position)
+        assert np.abs(raw - action_sent).max() <= runner.spec.action.scale + 1e-9
+        values = {}
+        h.spin_until(lambda: any(s.name == 'policy_runner' for s in h.statuses),
+                     what='diagnostics')
+        for status in h.statuses:
+            if status.name == 'policy_runner':
+                values = {kv.key: kv.value for kv in status.values}
+        assert values['previous_target'] == 'commanded'
+        # A command that lacks an action joint is not followed, and says why.
+        followed = h.node.following['followed']
+        command_pub.publish(JointState(name=['rh_FFJ3'], position=[0.1]))
+        h.spin_until(lambda: 'lacks' in h.node.follow_problem, what='the mismatch named')
+        followed, own = h.node.following['followed'], h.node.following['own_target']
+        h.spin(0.3)
+        assert h.node.following['followed'] == followed
+        assert h.node.following['own_target'] > own
+        assert 'lacks rh_' in h.node.follow_problem
+
+
+def test_previous_target_policy_ignores_the_limiter_output(tmp_path):
+    path = _yaw_spec_file(tmp_path, 'policy')
+    with runner_node(spec=str(path)) as h:
+        assert not h.node.follow_commands
+        command_pub = h.probe.create_publisher(JointState, 'hand/command', qos.COMMAND)
+        h.publish_goal()
+        h.episode_pub.publish(Int32(data=0))
+        h.call('run')
+        h.spin_until(lambda: h.node.runner.steps >= 3, what='3 policy steps')
+        runner = h.node.runner
+        followed = []
+        runner.follow = followed.append
+        sent = PROFILE.lower[PROFILE.actuated_indices].copy()
+        for _ in range(5):
+            command_pub.publish(JointState(name=list(PROFILE.actuated_joint_names),
+                                           position=sent.tolist()))
+            h.spin(0.06)
+        steps = runner.steps
+        h.spin_until(lambda: runner.steps >= steps + 3, what='3 more policy steps')
+        # The previous target stays the policy's own, as the network was trained.
+        assert followed == []
+        action_sent = sent[[PROFILE.actuated_joint_names.index(n) for n in runner.joint_names]]
+        assert np.abs(_joint_error(runner) - (h.q[runner.joint_indices] - action_sent)).max() \
+            > 0.1

@@ -278,6 +278,8 @@ def test_spec_errors_name_the_entry(shadow, edit, error, pattern):
     (lambda d: d['action'].update(offset='default_pose'), 'only absolute actions take'),
     (lambda d: d['action'].update(ema=0.0), r'ema: expected a number in \(0, 1\]'),
     (lambda d: d['action'].update(bins=1), 'bins: expected an integer >= 2'),
+    (lambda d: d['action'].update(previous_target='raw'),
+     'previous_target: expected one of commanded, policy'),
     (lambda d: d.update(rate_hz=0), 'rate_hz: must be > 0'),
     (lambda d: d.pop('model'), 'model: missing'),
     (lambda d: d['model']['inputs'].pop('observation'), "missing required key 'observation'"),
@@ -435,3 +437,12 @@ def test_check_spec_cli_prints_the_layout_or_exits_2(capsys):
     model = str(share_dir() / 'models' / 'demo_policy.onnx')
     assert main(['--spec', 'policies/playground_reorient.yaml', '--model', model]) == 2
     assert 'expected size 112, actual size 69' in capsys.readouterr().err
+
+
+def test_previous_target_defaults_to_what_the_hand_was_sent():
+    data = spec_dict()
+    assert parse(data).action.previous_target == 'commanded'
+    data['action']['previous_target'] = 'policy'
+    assert parse(data).action.previous_target == 'policy'
+    # The shipped yaw network was trained on its own targets: its spec says so.
+    assert load_spec('policies/inhand_yaw.yaml').action.previous_target == 'policy'

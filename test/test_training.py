@@ -111,6 +111,46 @@ def test_environment_steps_and_rewards_turning_toward_the_goal():
         envs.close()
 
 
+def test_the_trainer_follows_the_limiter_output_when_the_spec_says_commanded():
+    import dataclasses
+    from hand_control.limiter import Output
+    from policy_node.spec import load_spec
+    from training.config import load_train_config
+    from training.env import HandCubeEnvs
+    shipped = load_spec('policies/inhand_yaw.yaml')
+    results = {}
+    for previous_target in ('commanded', 'policy'):
+        spec = dataclasses.replace(shipped, action=dataclasses.replace(
+            shipped.action, previous_target=previous_target))
+        envs = HandCubeEnvs(load_train_config('training/yaw_wear.yaml'), num_envs=1, seed=5,
+                            randomize=False, spec=spec)
+        try:
+            outputs, raws = [], []
+            for _ in range(6):
+                limiter = envs.limiters[0]
+                original = limiter.on_command
+
+                def record(*args, original=original):
+                    raws.append(np.array(args[3]))
+                    out = original(*args)
+                    if isinstance(out, Output):
+                        outputs.append(out.positions[envs._action_in_output].copy())
+                    return out
+                limiter.on_command = record
+                # Full-scale actions: the limiter's speed limit clamps them.
+                envs.step(np.ones((1, envs.num_actions)))
+                limiter.on_command = original
+            results[previous_target] = (outputs[-1], raws[-1], envs.steppers[0].last_target)
+        finally:
+            envs.close()
+    sent, raw, previous = results['commanded']
+    assert np.abs(sent - raw).max() > 0.01            # the limiter did clamp
+    np.testing.assert_allclose(previous, sent)        # and the stepper builds on its output
+    sent, raw, previous = results['policy']
+    assert np.abs(sent - raw).max() > 0.01
+    np.testing.assert_allclose(previous, raw)         # its own target, as trained
+
+
 def test_a_dropped_cube_ends_the_episode_with_the_drop_penalty():
     from training.config import load_train_config
     from training.env import HandCubeEnvs

@@ -122,6 +122,11 @@ class HandCubeEnvs:
         self.wear_inputs = len(probe.wear.joint_names) if probe.wear.config.enabled else 0
         self.privileged_size = self.obs_size + PRIVILEGED_EXTRA + 2 * self.wear_inputs
         self.actuated_names = list(self.profile.actuated_joint_names)
+        # previous_target: commanded: each stepper builds on the limiter's output, as the
+        # policy_runner does on /hand/command (the action joints' places in that output).
+        self.follow_commanded = self.steppers[0].follows_commanded
+        self._action_in_output = np.array([self.actuated_names.index(name)
+                                           for name in self.action_names])
         self.joint_names = list(self.profile.joint_names)
         self.rest_position = np.asarray(self.scene.cube_position, dtype=float)
         self.threads = max(1, int(threads))
@@ -246,6 +251,8 @@ class HandCubeEnvs:
         out = limiter.on_command(t, t, self.action_names, target)
         if isinstance(out, Output):
             sim.set_targets(self.actuated_names, out.positions)
+            if self.follow_commanded:
+                stepper.follow(out.positions[self._action_in_output])
 
     def _physics(self, chunk):
         unstable = []
