@@ -190,7 +190,8 @@ def main(argv=None) -> int:
         from training.evaluate_sim import evaluate
         sim = evaluate(options.policy, options.task, options.episodes, options.seed,
                        goal_timeout_s=options.goal_timeout,
-                       limiter_settings=chosen.get('safety_limiter'))
+                       limiter_settings=chosen.get('safety_limiter'),
+                       limiter_params=args['limiter_params'])
         print_summary(sim, 'trainer env (no ROS)')
         result['trainer_env'] = {k: v for k, v in sim.items() if k != 'records'}
         result['trainer_env_records'] = sim['records']

@@ -24,6 +24,13 @@ imports) so both sides and the tests can use it.
 import dataclasses
 from dataclasses import dataclass, field
 import math
+import os
+import pathlib
+
+from inhand.paths import config_path
+
+# The limiter's project-wide parameter file, tuned for the Shadow hand's motors.
+DEFAULT_LIMITER_PARAMS = 'safety_limiter.yaml'
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,10 @@ ARGUMENTS = (
              '(90 degree turns about the vertical, the cube face-up). Empty: the task the '
              "policy was trained for (its spec's extra.task), else sequence.",
              ('', 'sequence', 'reorient', 'random', 'yaw')),
+    Argument('limiter_params', '',
+             "The safety limiter's parameter file (config/ name or a path): wear budget, "
+             'tracking window, speed limits. Empty: config/hands/<hand>.safety_limiter.yaml '
+             'when the hand ships one, else safety_limiter.yaml (tuned for the Shadow hand).'),
     Argument('scene', 'sim/scene.yaml',
              'Rig description: the hand mount in world (sim and kinematics) and the cube.'),
     Argument('results_file', '~/.ros/inhand/episodes.jsonl',
@@ -143,10 +154,38 @@ def resolve_arguments(overrides: dict) -> dict:
     except ValueError:
         raise GraphError(f'real_time_factor:={args["real_time_factor"]!r} must be a finite '
                          'number >= 0') from None
+    if not args['limiter_params']:
+        args['limiter_params'] = hand_limiter_params(args['hand'])
+    try:
+        # A file named by path becomes absolute: the ROS launcher joins the others to config/.
+        found = config_path(args['limiter_params'])
+        if pathlib.Path(os.path.expanduser(args['limiter_params'])).is_file():
+            args['limiter_params'] = str(found)
+    except FileNotFoundError as exc:
+        raise GraphError(f'limiter_params:={args["limiter_params"]!r}: {exc}') from None
     if args['sim'] == 'true' and args['use_sim_time'] != 'true':
         raise GraphError('use_sim_time:=false with sim:=true: every node would judge the '
                          "simulator's sim-time stamps as stale; leave use_sim_time empty")
     return args
+
+
+def hand_limiter_params(hand: str) -> str:
+    """
+    Return the limiter parameter file a hand ships (hands/<name>.safety_limiter.yaml).
+
+    A hand given as a profile path looks beside it (<stem>.safety_limiter.yaml); without one
+    the project-wide safety_limiter.yaml applies.
+    """
+    profile = pathlib.Path(os.path.expanduser(hand))
+    if profile.suffix in ('.yaml', '.yml'):
+        candidate = profile.with_name(f'{profile.stem}.safety_limiter.yaml')
+        return str(candidate) if candidate.is_file() else DEFAULT_LIMITER_PARAMS
+    name = f'hands/{hand}.safety_limiter.yaml'
+    try:
+        config_path(name)
+    except FileNotFoundError:
+        return DEFAULT_LIMITER_PARAMS
+    return name
 
 
 def policy_task(policy: str) -> str:
@@ -217,7 +256,7 @@ def bringup(args: dict) -> list:
             **RESTARTABLE))
     nodes.append(NodeSpec(
         name='safety_limiter', executable='safety_limiter',
-        module='hand_control.safety_limiter_node', param_files=('safety_limiter.yaml',),
+        module='hand_control.safety_limiter_node', param_files=(args['limiter_params'],),
         parameters=dict(common), remappings=cube_remap))
     # The hand in rviz: URDF, TF of the measured hand and the commanded ghost; and the markers
     # (cube estimate / truth / goal, camera frusta, limiter state, joint flags). Not required:

@@ -25,9 +25,9 @@ started) ramps the hand to the default pose and holds it there, as home mode doe
 meets the next episode where a trainer's reset puts it instead of playing on against a stale
 goal. A spec with action.previous_target: commanded (the default) builds each step on what the
 hand was last sent, the limiter's /hand/command, not on the policy's own raw target: the two
-differ whenever the limiter clamps. When the joint states, the cube pose or the goal are missing or older than their
-thresholds it publishes nothing (the limiter then holds) and says why: a throttled log line and
-the diagnostics. All start-up checks (spec against the hand, term sizes, model tensors) happen
+differ whenever the limiter clamps. When the joint states, the cube pose or the goal are
+missing or older than their thresholds it publishes nothing (the limiter then holds) and says
+why: a throttled log line and the diagnostics. All start-up checks (spec against the hand, term sizes, model tensors) happen
 in the constructor, so a mismatched policy exits with code 2 and a message before any command.
 Unusable inputs (non-finite values, a zero or non-unit quaternion) are dropped in the callbacks
 with a counter and a throttled warning, and a publisher whose QoS cannot reach the latched goal

@@ -89,7 +89,8 @@ class PolicyStepper:
         return self.spec.action.previous_target == 'commanded'
 
     def follow(self, commanded) -> None:
-        """Take the targets the hand was actually sent (action joints) as the previous ones.
+        """
+        Take the targets the hand was actually sent (action joints) as the previous ones.
 
         With previous_target: commanded the limiter's output replaces the policy's own last
         target, so delta_target builds on what the hand got and joint_position_error describes

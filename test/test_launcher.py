@@ -25,6 +25,7 @@ import types
 
 from inhand import dds_env, graph
 from inhand.launcher import Launcher, node_command
+from inhand.paths import config_path
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -222,6 +223,26 @@ def test_goals_follow_the_task_the_policy_was_trained_for(tmp_path):
         graph.resolve_arguments({'policy': str(spec)})
     with pytest.raises(graph.GraphError, match='policy:=.*missing.yaml'):
         graph.resolve_arguments({'policy': str(tmp_path / 'missing.yaml')})
+
+
+def test_the_limiter_parameter_file_follows_the_hand(tmp_path):
+    def limiter_files(**values):
+        return {n.name: n for n in graph.bringup(values)}['safety_limiter'].param_files
+
+    # The Shadow hand ships none of its own: the project-wide file, tuned for it.
+    assert limiter_files() == ('safety_limiter.yaml',)
+    # A hand profile given by path brings the limiter file beside it, if it has one.
+    profile = tmp_path / 'lab_hand.yaml'
+    profile.write_text(config_path('hands/shadow.yaml').read_text())
+    assert limiter_files(hand=str(profile)) == ('safety_limiter.yaml',)
+    own = tmp_path / 'lab_hand.safety_limiter.yaml'
+    own.write_text(config_path('safety_limiter.yaml').read_text())
+    assert limiter_files(hand=str(profile)) == (str(own),)
+    # An explicit file wins, by config name or by path; a missing one is named.
+    assert limiter_files(hand=str(profile), limiter_params='safety_limiter.yaml') == \
+        ('safety_limiter.yaml',)
+    with pytest.raises(graph.GraphError, match="limiter_params:='nope.yaml'.*not found"):
+        graph.bringup({'limiter_params': 'nope.yaml'})
 
 
 class _Recorder:

@@ -383,7 +383,7 @@ def test_forward_kinematics_uses_the_scene_parameter(tmp_path):
 
 
 def _yaw_spec_file(tmp_path, previous_target):
-    """The shipped yaw spec with previous_target set, its model found by absolute path."""
+    """Write the shipped yaw spec with previous_target set, its model by absolute path."""
     shipped = load_spec('policies/inhand_yaw.yaml')
     data = yaml.safe_load(shipped.text)
     data['action']['previous_target'] = previous_target
@@ -394,7 +394,7 @@ def _yaw_spec_file(tmp_path, previous_target):
 
 
 def _joint_error(runner):
-    """The joint_position_error slice of the runner's last observation."""
+    """Return the joint_position_error slice of the runner's last observation."""
     start, size = next((start, size) for name, source, start, size in runner.builder.layout()
                        if source == 'joint_position_error')
     return np.asarray(runner.last_observation[start:start + size], dtype=float)

@@ -50,13 +50,14 @@ def load_policy(spec_name, model_name='', hand='shadow'):
 
 def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=False,
              goal_timeout_s=DEFAULT_GOAL_TIMEOUT, threads=2, training_limiter=False,
-             limiter_settings=None) -> dict:
+             limiter_settings=None, limiter_params=None) -> dict:
     """
     Play `episodes` episodes (one per environment); return the summary and the records.
 
     limiter_settings: safety_limiter parameters to change, dotted as on the command line
     ({'wear.enabled': False}), on top of the deployed (or with training_limiter the
-    training config's) limiter.
+    training config's) limiter. limiter_params: the limiter's parameter file as deployed
+    (the graph's limiter_params), in place of the training config's.
     """
     import dataclasses
     from training.config import load_train_config
@@ -70,6 +71,8 @@ def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=F
         else:
             overrides[key] = value
     config = dataclasses.replace(config, limiter_overrides=overrides)
+    if limiter_params:
+        config = dataclasses.replace(config, limiter=limiter_params)
     spec, model_path, policy = load_policy(policy_spec, model, config.hand)
     envs = HandCubeEnvs(config, num_envs=episodes, seed=seed, threads=threads,
                         randomize=randomize, goal_timeout_s=goal_timeout_s, spec=spec)
