@@ -26,7 +26,7 @@ runner restarts its state on a change and holds its default pose while it is -1)
 results_file (JSON lines). Services: ~/start_episode and ~/stop_episode (std_srvs/Trigger).
 Between episodes it waits restart_delay (the runner brings the hand home meanwhile), then calls
 reset_service if one is set (the simulator puts the cube back; the hand is already home, so
-nothing jumps) and starts the next episode on the first cube pose that arrives reset_settle
+nothing jumps) and starts the next episode on the first cube pose stamped reset_settle or more
 after the reset answered.
 The first goal of an episode is drawn away from the cube's measured orientation. Unusable
 inputs (a zero or non-unit quaternion, non-finite values, another frame, joint states that do
@@ -44,7 +44,7 @@ from inhand import diagnostics, qos
 from inhand.clock_watch import STALLED
 from inhand.config import ConfigError
 from inhand.hand_model import load_scene_config
-from inhand.messages import msg_to_pose, pose_to_msg
+from inhand.messages import msg_to_pose, pose_to_msg, stamp_to_sec
 from inhand.ros_runtime import declare, run_node, watch_clock
 import numpy as np
 from policy_node.goals import append_jsonl, Episode, EpisodeConfig, GoalSampler, quat_problem
@@ -97,7 +97,7 @@ class GoalManagerNode(Node):
                                      '/sim_bridge/reset_random); empty: none.')
         self.reset_settle = declare(self, 'reset_settle', 0.1,
                                     'After the reset answered, start the next episode on a '
-                                    'cube pose received this much later [s].')
+                                    'cube pose stamped this much later [s].')
         self.reset_timeout = declare(self, 'reset_timeout', 5.0,
                                      'Give up waiting for the reset service after this long '
                                      '(wall clock) and start anyway, with a warning [s].')
@@ -149,7 +149,7 @@ class GoalManagerNode(Node):
         self.reset_pending = False             # the ended episode still wants its reset
         self.reset_call = None                 # (future, wall time called)
         self.reset_answered_at = None          # node time the last reset answered
-        self.cube = None                       # (time, position, quat)
+        self.cube = None                       # (receipt time, position, quat, stamp)
         self.last_result = None
         # Inputs dropped as unusable (each also a throttled warning): never a crash.
         self.rejected = {'cube_pose_frame': 0, 'cube_pose_values': 0, 'joint_states': 0}
@@ -222,7 +222,7 @@ class GoalManagerNode(Node):
             self._reject('cube_pose_values', f'cube pose: {problem}')
             return
         now = self._now()
-        self.cube = (now, position, quat)
+        self.cube = (now, position, quat, stamp_to_sec(msg.header.stamp))
         if self.episode is not None and self.episode.running:
             self._handle(self.episode.update(now, position, quat, self.palm_position))
 
@@ -338,9 +338,12 @@ class GoalManagerNode(Node):
             return
         if self.reset_answered_at is not None and (
                 now - self.reset_answered_at < self.reset_settle
-                or self.cube is None or self.cube[0] < self.reset_answered_at
+                or self.cube is None or self.cube[3] < self.reset_answered_at
                 + self.reset_settle):
-            return                  # a pose from before the reset would start it tilted
+            # A pose of the scene before the reset would start it tilted. Judged by the
+            # stamp (when the images were taken), not by receipt: an estimate from camera
+            # images arrives a frame period and a detection later.
+            return
         if self._cube_ready(now):
             self._start_episode(now)
 

@@ -34,6 +34,7 @@ from policy_node.goals import GoalSampler, read_jsonl
 from policy_node.kinematics import HandKinematics
 import pytest
 import rclpy
+from rclpy.duration import Duration
 from ros_harness import in_process, NodeHarness
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Int32, String
@@ -70,14 +71,16 @@ class Harness(NodeHarness):
         self.cube_position = self.palm + np.array([0.0, 0.0, 0.04])
         self.cube_quat = np.array([1.0, 0.0, 0.0, 0.0])
         self.feed = True
+        self.cube_age = 0.0               # s the cube pose's stamp lags (an estimate's latency)
 
     def publish(self):
-        stamp = self.probe.get_clock().now().to_msg()
+        now = self.probe.get_clock().now()
+        stamp = now.to_msg()
         joints = JointState(name=list(PROFILE.joint_names), position=PROFILE.home.tolist())
         joints.header.stamp = stamp
         self.joint_pub.publish(joints)
         cube = PoseWithCovarianceStamped()
-        cube.header.stamp = stamp
+        cube.header.stamp = (now - Duration(nanoseconds=int(self.cube_age * 1e9))).to_msg()
         cube.header.frame_id = 'world'
         pose_to_msg(self.cube_position, self.cube_quat, cube.pose.pose)
         self.cube_pub.publish(cube)
@@ -156,9 +159,13 @@ def test_between_episodes_it_says_minus_one_then_resets_after_the_delay_then_sta
         ended = time.monotonic()
         h.spin_until(lambda: h.episodes[-1:] == [-1], what='-1 between episodes')
         assert calls == []                  # the hand gets restart_delay to go home first
+        h.cube_age = 1.5                    # poses arrive, but of images from before the reset
         h.spin_until(lambda: calls, what='the reset')
         assert calls[0] - ended >= 0.6 - 0.05
-        assert h.episodes[-1] == -1         # not before a pose from after the reset
+        with pytest.raises(TimeoutError):
+            h.spin_until(lambda: h.episodes[-1:] == [1], timeout=1.0, what='episode 1 starts')
+        assert h.episodes[-1] == -1         # not before a pose of the scene after the reset
+        h.cube_age = 0.0
         h.spin_until(lambda: h.episodes[-1:] == [1], what='episode 1 starts')
         assert time.monotonic() - calls[0] >= 0.2 - 0.05
         assert h.episodes == [0, -1, 1] and len(calls) == 1
