@@ -61,7 +61,8 @@ def _import(path):
 class Monitor:
     """Count messages per topic, track sim time and the worst diagnostics per status."""
 
-    def __init__(self):
+    def __init__(self, watched=WATCHED):
+        """Subscribe to /diagnostics and the watched (topic, type path, when) entries."""
         import rclpy
         from inhand.qos import SENSOR_SUB, LATCHED
         self.rclpy = rclpy
@@ -78,7 +79,7 @@ class Monitor:
         self.truth = collections.OrderedDict()    # stamp -> (position, quat) of /cube/pose_gt
         self.estimates = collections.deque(maxlen=5000)   # (stamp, position, quat)
         self.lock = threading.Lock()
-        for topic, type_path, _ in WATCHED:
+        for topic, type_path, _ in watched:
             qos = LATCHED if topic == '/goal/pose' else SENSOR_SUB
             # Images are only counted: raw (serialized) messages spare this process the
             # conversion to Python, which would take CPU from the graph it watches.

@@ -141,7 +141,8 @@ class GoalManagerNode(Node):
         self.kinematics = HandKinematics(self.profile,
                                          load_hand_model(self.profile, scene_config))
         self.kinematics.update(self.profile.home)
-        self.palm_position = self.kinematics.palm_pose()[0]
+        self._palm = self.kinematics.palm_pose()[0]
+        self._unseen_joints = None             # newest q, not yet through forward kinematics
         self.joint_index = None
         self.episode = None
         self.episodes_started = 0
@@ -204,8 +205,18 @@ class GoalManagerNode(Node):
         if not np.all(np.isfinite(q)):
             self._reject('joint_states', '/joint_states with non-finite positions')
             return
-        self.kinematics.update(q)
-        self.palm_position = self.kinematics.palm_pose()[0]
+        # Forward kinematics only when the palm is asked for (per cube pose, 15-100 Hz), not
+        # per joint state (100 Hz and more): on 2 cores that is CPU the vision needs.
+        self._unseen_joints = q
+
+    @property
+    def palm_position(self) -> np.ndarray:
+        """Return the palm's position for the newest joint states."""
+        if self._unseen_joints is not None:
+            self.kinematics.update(self._unseen_joints)
+            self._palm = self.kinematics.palm_pose()[0]
+            self._unseen_joints = None
+        return self._palm
 
     def _on_cube(self, msg: PoseWithCovarianceStamped):
         if msg.header.frame_id != self.profile.world_frame:
