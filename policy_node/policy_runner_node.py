@@ -27,8 +27,9 @@ goal. A spec with action.previous_target: commanded (the default) builds each st
 hand was last sent, the limiter's /hand/command, not on the policy's own raw target: the two
 differ whenever the limiter clamps. When the joint states, the cube pose or the goal are
 missing or older than their thresholds it publishes nothing (the limiter then holds) and says
-why: a throttled log line and the diagnostics. All start-up checks (spec against the hand, term sizes, model tensors) happen
-in the constructor, so a mismatched policy exits with code 2 and a message before any command.
+why: a throttled log line and the diagnostics. All start-up checks (spec against the hand,
+term sizes, model tensors) happen in the constructor, so a mismatched policy exits with code 2
+and a message before any command.
 Unusable inputs (non-finite values, a zero or non-unit quaternion) are dropped in the callbacks
 with a counter and a throttled warning, and a publisher whose QoS cannot reach the latched goal
 subscriptions is named in an error: no input takes the node down or fails silently.
