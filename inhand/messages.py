@@ -29,6 +29,31 @@ from sensor_msgs.msg import Image
 _CHANNELS = {'rgb8': 3, 'bgr8': 3, 'mono8': 1}
 
 
+class MissingNames(ValueError):
+    """A message lacks names that are needed; str() lists them, comma separated."""
+
+
+class NameOrder:
+    """Where wanted names sit in a message's name list (e.g. JointState.name), cached."""
+
+    def __init__(self, wanted):
+        self.wanted = tuple(wanted)
+        self._names = None
+        self._index = None
+
+    def indices(self, names) -> np.ndarray:
+        """Return the index in names of each wanted name; MissingNames names the absent ones."""
+        names = tuple(names)
+        if names != self._names:
+            where = {name: i for i, name in enumerate(names)}
+            missing = [name for name in self.wanted if name not in where]
+            if missing:
+                raise MissingNames(', '.join(missing))
+            self._names = names
+            self._index = np.array([where[name] for name in self.wanted])
+        return self._index
+
+
 def stamp_to_sec(stamp) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 

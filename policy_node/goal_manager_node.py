@@ -44,7 +44,7 @@ from inhand import diagnostics, qos
 from inhand.clock_watch import STALLED
 from inhand.config import ConfigError
 from inhand.hand_model import load_scene_config
-from inhand.messages import msg_to_pose, pose_to_msg, stamp_to_sec
+from inhand.messages import MissingNames, msg_to_pose, NameOrder, pose_to_msg, stamp_to_sec
 from inhand.ros_runtime import declare, run_node, watch_clock
 import numpy as np
 from policy_node.goals import append_jsonl, Episode, EpisodeConfig, GoalSampler, quat_problem
@@ -143,7 +143,7 @@ class GoalManagerNode(Node):
         self.kinematics.update(self.profile.home)
         self._palm = self.kinematics.palm_pose()[0]
         self._unseen_joints = None             # newest q, not yet through forward kinematics
-        self.joint_index = None
+        self.joint_order = NameOrder(self.profile.joint_names)
         self.episode = None
         self.episodes_started = 0
         self.ended_at = None
@@ -194,14 +194,12 @@ class GoalManagerNode(Node):
             self._reject('joint_states', f'/joint_states with {len(names)} names and '
                          f'{len(msg.position)} positions')
             return
-        if self.joint_index is None or self.joint_index[0] != names:
-            index = {n: i for i, n in enumerate(names)}
-            missing = [n for n in self.profile.joint_names if n not in index]
-            if missing:
-                self._reject('joint_states', f'/joint_states without {", ".join(missing)}')
-                return
-            self.joint_index = (names, np.array([index[n] for n in self.profile.joint_names]))
-        q = np.asarray(msg.position, dtype=float)[self.joint_index[1]]
+        try:
+            order = self.joint_order.indices(names)
+        except MissingNames as exc:
+            self._reject('joint_states', f'/joint_states without {exc}')
+            return
+        q = np.asarray(msg.position, dtype=float)[order]
         if not np.all(np.isfinite(q)):
             self._reject('joint_states', '/joint_states with non-finite positions')
             return

@@ -45,7 +45,7 @@ from inhand import diagnostics, qos
 from inhand.clock_watch import STALLED
 from inhand.config import ConfigError
 from inhand.hand_model import load_scene_config
-from inhand.messages import msg_to_pose, stamp_to_sec
+from inhand.messages import MissingNames, msg_to_pose, NameOrder, stamp_to_sec
 from inhand.ros_runtime import declare, run_node, watch_clock
 import numpy as np
 from policy_node.goals import quat_problem
@@ -149,7 +149,7 @@ class PolicyRunnerNode(Node):
         self.joints = Latest()
         self.cube = Latest()
         self.goal = Latest()
-        self._joint_order = (None, None)      # (names tuple, index array) cache
+        self._joint_order = NameOrder(self.profile.joint_names)
         self.episode = None
         self.mode = 'idle'
         self.last_published = None            # (time, targets)
@@ -169,7 +169,7 @@ class PolicyRunnerNode(Node):
         # when the policy last (re)started, and how often it could build on what was sent.
         self.hand_command = None
         self.policy_started_at = 0.0
-        self._command_order = (None, None)
+        self._command_order = NameOrder(self.joint_names)
         self.following = {'followed': 0, 'own_target': 0}
         self.follow_problem = ''
 
@@ -224,16 +224,13 @@ class PolicyRunnerNode(Node):
         msg, received = self.hand_command
         if received < self.policy_started_at:
             return 'no /hand/command since the policy started'
-        names = tuple(msg.name)
-        if self._command_order[0] != names:
-            index = {n: i for i, n in enumerate(names)}
-            missing = [n for n in self.joint_names if n not in index]
-            if missing:
-                return f'/hand/command lacks {", ".join(missing)}'
-            self._command_order = (names, np.array([index[n] for n in self.joint_names]))
-        if len(msg.position) != len(names):
-            return f'/hand/command has {len(names)} names but {len(msg.position)} positions'
-        values = np.asarray(msg.position, dtype=float)[self._command_order[1]]
+        try:
+            order = self._command_order.indices(msg.name)
+        except MissingNames as exc:
+            return f'/hand/command lacks {exc}'
+        if len(msg.position) != len(msg.name):
+            return f'/hand/command has {len(msg.name)} names but {len(msg.position)} positions'
+        values = np.asarray(msg.position, dtype=float)[order]
         if not np.all(np.isfinite(values)):
             return '/hand/command has non-finite positions'
         return values
@@ -308,14 +305,11 @@ class PolicyRunnerNode(Node):
     def _joint_arrays(self):
         """Return (positions, velocities) in profile order, or a reason string."""
         msg = self.joints.value
-        names = tuple(msg.name)
-        if self._joint_order[0] != names:
-            index = {n: i for i, n in enumerate(names)}
-            missing = [n for n in self.profile.joint_names if n not in index]
-            if missing:
-                return f'/joint_states lacks {", ".join(missing)}'
-            self._joint_order = (names, np.array([index[n] for n in self.profile.joint_names]))
-        order = self._joint_order[1]
+        names = msg.name
+        try:
+            order = self._joint_order.indices(names)
+        except MissingNames as exc:
+            return f'/joint_states lacks {exc}'
         if len(msg.position) != len(names):
             return f'/joint_states has {len(names)} names but {len(msg.position)} positions'
         positions = np.asarray(msg.position, dtype=float)[order]

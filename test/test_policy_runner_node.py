@@ -434,7 +434,6 @@ def test_previous_target_commanded_builds_on_what_the_limiter_sent(tmp_path):
                 values = {kv.key: kv.value for kv in status.values}
         assert values['previous_target'] == 'commanded'
         # A command that lacks an action joint is not followed, and says why.
-        followed = h.node.following['followed']
         command_pub.publish(JointState(name=['rh_FFJ3'], position=[0.1]))
         h.spin_until(lambda: 'lacks' in h.node.follow_problem, what='the mismatch named')
         followed, own = h.node.following['followed'], h.node.following['own_target']

@@ -15,7 +15,7 @@
 """Quaternion order conversions (xyzw in ROS, wxyz in MuJoCo) and rotation helpers."""
 from geometry_msgs.msg import Pose
 from hypothesis import given, strategies as st
-from inhand.messages import msg_to_pose, pose_to_msg
+from inhand.messages import MissingNames, msg_to_pose, NameOrder, pose_to_msg
 from inhand.transforms import (axis_angle_to_quat, matrix_to_quat, quat_angle, quat_multiply,
                                quat_to_matrix, rotation_between, wxyz_from_xyzw,
                                xyzw_from_wxyz)
@@ -61,3 +61,14 @@ def test_angles():
     assert quat_angle(-q) == pytest.approx(0.7)
     assert rotation_between(q, quat_multiply(axis_angle_to_quat([1, 0, 0], 0.3), q)) \
         == pytest.approx(0.3)
+
+
+def test_name_order_finds_the_wanted_names_and_names_the_missing_ones():
+    order = NameOrder(['b', 'a'])
+    np.testing.assert_array_equal(order.indices(['a', 'x', 'b']), [2, 0])
+    np.testing.assert_array_equal(order.indices(('a', 'x', 'b')), [2, 0])    # cached
+    np.testing.assert_array_equal(order.indices(['b', 'a']), [0, 1])         # a new order
+    with pytest.raises(MissingNames, match='^a$'):
+        order.indices(['b', 'c'])
+    with pytest.raises(MissingNames, match='^b, a$'):
+        order.indices([])
