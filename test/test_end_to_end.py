@@ -117,8 +117,10 @@ def test_ground_truth_loop(isolated, tmp_path):
     # No rviz: no visualization helpers (hand_description, scene_markers) spend the CPU.
     assert [s.name for s in specs] == ['sim_bridge', 'safety_limiter', 'goal_manager',
                                        'policy_runner']
-    # Short goals so that episodes end (timeout) within the test.
-    specs = with_parameters(specs, 'goal_manager', goal_timeout=3.0, restart_delay=0.5)
+    # Short goals and a low success cap, so that the first episode ends within the test whether
+    # the shipped policy reaches its goals (the cap) or not (a goal timeout, a drop).
+    specs = with_parameters(specs, 'goal_manager', goal_timeout=3.0, restart_delay=0.5,
+                            max_successes=3)
     specs = with_parameters(specs, 'safety_limiter', state_dir=str(tmp_path))
     with running(specs) as launcher, Probe() as probe:
         raw = probe.subscribe('/hand/command_raw', JointState)
@@ -140,13 +142,15 @@ def test_ground_truth_loop(isolated, tmp_path):
                          what='a second goal')
     assert launcher.exit_code == 0, launcher.output_text()
     record = json.loads(results.read_text().splitlines()[0])
-    # The first episode ends on a 3 s goal timeout (or a drop; the trained policy may reach
-    # goals before that), and lists the goals it was given: one per success, plus the one it
-    # was chasing when it ended.
+    # The first episode ends at the cap of 3 successes, on a 3 s goal timeout or on a drop, and
+    # lists the goals it was given: one per success, plus the one it was chasing if it ended
+    # short of the cap.
     assert record['episode'] == 0
-    assert record['reason'] in ('goal_timeout', 'drop', 'pose_lost'), record
+    assert record['reason'] in ('max_successes', 'goal_timeout', 'drop', 'pose_lost'), record
     assert record['success_threshold'] == 0.4
-    assert len(record['goals_wxyz']) == record['successes'] + 1, record
+    capped = record['reason'] == 'max_successes'
+    assert (record['successes'] == 3) if capped else (record['successes'] < 3), record
+    assert len(record['goals_wxyz']) == record['successes'] + (0 if capped else 1), record
     assert all(len(goal) == 4 for goal in record['goals_wxyz'])
 
 
