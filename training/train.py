@@ -27,6 +27,7 @@ python -m training.export.
 """
 import argparse
 import csv
+import dataclasses
 import datetime
 import json
 import os
@@ -114,6 +115,25 @@ def machine() -> str:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'
     return f'{os.cpu_count()} CPUs ({cpu}), {gpu}, {platform.platform()}'
+
+
+def same_interface(spec_a: str, spec_b: str) -> bool:
+    """
+    Tell whether two policy specs feed and read a network the same way.
+
+    True when hand, rate, joints, default pose, observation terms, normalization and action
+    semantics are equal: a network trained for one (e.g. yaw) can start training for the other
+    (reorient). Names, descriptions, model files, extras and where each line was written may
+    differ.
+    """
+    from policy_node.spec import load_spec
+
+    def interface(name):
+        spec = load_spec(name)
+        terms = tuple(dataclasses.replace(term, where='') for term in spec.observation)
+        return (spec.hand, spec.rate_hz, spec.joints, spec.default_pose, terms,
+                spec.normalization is None, dataclasses.replace(spec.action, where=''))
+    return interface(spec_a) == interface(spec_b)
 
 
 def _origin(source: pathlib.Path, saved: dict, run: pathlib.Path) -> dict:
@@ -259,9 +279,10 @@ def main(argv=None) -> int:
         if not source.is_file():
             parser.error(f'--init-from {source}: no such checkpoint')
         saved = torch.load(source, weights_only=False)
-        if saved.get('spec') not in (None, config.spec):
-            parser.error(f'--init-from {source}: trained for spec {saved.get("spec")}, the '
-                         f'config asks for {config.spec}')
+        if saved.get('spec') not in (None, config.spec) \
+                and not same_interface(saved['spec'], config.spec):
+            parser.error(f'--init-from {source}: trained for spec {saved.get("spec")}, whose '
+                         f'joints, observation or action differ from {config.spec}\'s')
         origin = _origin(source, saved, run)
     start_iteration = saved['iter'] + 1 if saved else 0
     base_seed = record['seed'] if resuming else (args.seed or 0)
