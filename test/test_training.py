@@ -71,6 +71,19 @@ def test_both_shipped_configs_load():
     assert wear.limiter_overrides == {} and wear.reward.wear_duty < 0
 
 
+def test_a_network_may_start_a_run_of_a_spec_with_the_same_interface(tmp_path):
+    from training.train import same_interface
+    # reorient starts from the yaw network: same joints, observation and action.
+    assert same_interface('policies/inhand_yaw.yaml', 'policies/inhand_reorient.yaml')
+    assert not same_interface('policies/inhand_yaw.yaml', 'policies/inhand_demo.yaml')
+    # One changed action setting is enough to refuse.
+    text = config_path('policies/inhand_reorient.yaml').read_text()
+    changed = tmp_path / 'changed.yaml'
+    changed.write_text(text.replace('scale: 0.1 ', 'scale: 0.2 '))
+    assert 'scale: 0.2 ' in changed.read_text()
+    assert not same_interface('policies/inhand_yaw.yaml', str(changed))
+
+
 def test_limiter_from_the_parameter_file_matches_the_node_defaults():
     from hand_control.hand_profile import load_hand_profile
     from hand_control.limiter_params import build_limiter
