@@ -61,6 +61,7 @@ class HandProfile:
     max_acceleration: np.ndarray
     fingertips: tuple
     palm_body: str
+    palm_site: str                # '' : the palm is palm_body's frame; else this MuJoCo site's
     palm_frame: str
     world_frame: str
     link_prefix: str              # URDF/TF link name = link_prefix + MuJoCo body name
@@ -134,7 +135,7 @@ def _parse(data: dict, path: pathlib.Path) -> HandProfile:
     if missing_meshes not in MISSING_MESHES:
         raise ProfileError(f'{path}: model.missing_meshes: expected one of '
                            f'{", ".join(MISSING_MESHES)}, got {missing_meshes!r}')
-    frames = top.section('frames').allow('palm_body', 'palm_frame', 'world_frame',
+    frames = top.section('frames').allow('palm_body', 'palm_site', 'palm_frame', 'world_frame',
                                          'link_prefix', 'mujoco_prefix')
     defaults = top.section('defaults').allow('max_velocity', 'max_acceleration')
     default_vel = defaults.number('max_velocity', positive=True)
@@ -193,7 +194,9 @@ def _parse(data: dict, path: pathlib.Path) -> HandProfile:
         lower=np.array(lower), upper=np.array(upper), home=np.array(home),
         max_velocity=np.array(vel), max_acceleration=np.array(acc),
         fingertips=tuple(tips),
-        palm_body=frames.text('palm_body'), palm_frame=frames.text('palm_frame'),
+        palm_body=frames.text('palm_body'),
+        palm_site=frames.text('palm_site') if 'palm_site' in frames.data else '',
+        palm_frame=frames.text('palm_frame'),
         world_frame=frames.text('world_frame', 'world'),
         link_prefix=frames.text('link_prefix') if 'link_prefix' in frames.data else '',
         mujoco_prefix=frames.text('mujoco_prefix') if 'mujoco_prefix' in frames.data else '',

@@ -30,7 +30,7 @@ import math
 import pathlib
 
 from inhand.config import ConfigError, Fields, load_yaml
-from inhand.cube_markers import CubeMarkers
+from inhand.cube_markers import CubeMarkers, DEFAULT_CONFIG as DEFAULT_CUBE
 from inhand.transforms import (matrix_to_quat, MJCAM_TO_OPTICAL_WXYZ, quat_multiply,
                                quat_normalize, wxyz_from_xyzw)
 import mujoco
@@ -72,6 +72,10 @@ class SceneConfig:
     cube_quat: tuple
     cube_mass: float
     cube_friction: tuple
+    cube_markers: str               # the cube's description: size and markers (config/cube/)
+    cube_condim: int                # MuJoCo contact dimensionality of the cube's geom
+    cube_solref: tuple | None       # None: MuJoCo's defaults
+    cube_solimp: tuple | None
     timestep: float                 # None: keep the hand model's
     hand_gravity_compensation: bool
     drop_below_palm: float
@@ -101,7 +105,14 @@ def load_scene_config(name: str = DEFAULT_SCENE) -> SceneConfig:
     top = Fields(data, str(path)).allow('hand_mount', 'cube', 'physics', 'drop', 'floor',
                                         'render', 'lighting', 'randomization')
     mount = top.section('hand_mount').allow('position', 'orientation_xyzw')
-    cube = top.section('cube').allow('position', 'orientation_xyzw', 'mass', 'friction')
+    cube = top.section('cube').allow('position', 'orientation_xyzw', 'mass', 'friction',
+                                     'markers', 'contact')
+    contact = cube.section('contact', {}).allow('condim', 'solref', 'solimp')
+    condim = contact.integer('condim', 4) if 'condim' in contact.data else 4
+    if condim not in (1, 3, 4, 6):
+        raise ConfigError(f'{contact.where}.condim: expected 1, 3, 4 or 6, got {condim}')
+    solref = tuple(contact.vector('solref', 2)) if 'solref' in contact.data else None
+    solimp = tuple(contact.vector('solimp', 5)) if 'solimp' in contact.data else None
     physics = top.section('physics', {}).allow('timestep', 'hand_gravity_compensation')
     drop = top.section('drop').allow('below_palm')
     floor = top.section('floor', {'enabled': False}).allow('enabled', 'height')
@@ -159,6 +170,8 @@ def load_scene_config(name: str = DEFAULT_SCENE) -> SceneConfig:
         cube_quat=tuple(_quat_xyzw(cube, 'orientation_xyzw')),
         cube_mass=cube.number('mass', positive=True),
         cube_friction=tuple(cube_friction),
+        cube_markers=cube.text('markers') if 'markers' in cube.data else DEFAULT_CUBE,
+        cube_condim=condim, cube_solref=solref, cube_solimp=solimp,
         timestep=timestep,
         hand_gravity_compensation=gravcomp,
         drop_below_palm=drop.number('below_palm', positive=True),
@@ -509,9 +522,13 @@ def _add_cube(spec: mujoco.MjSpec, scene: SceneConfig, cube: CubeMarkers):
                                    quat=list(scene.cube_quat))
     body.add_freejoint(name=CUBE_JOINT)
     half = cube.cube_size / 2.0
-    body.add_geom(name=CUBE_GEOM, type=mujoco.mjtGeom.mjGEOM_BOX, size=[half] * 3,
-                  mass=scene.cube_mass, friction=list(scene.cube_friction), condim=4,
-                  material='cube_markers')
+    geom = body.add_geom(name=CUBE_GEOM, type=mujoco.mjtGeom.mjGEOM_BOX, size=[half] * 3,
+                         mass=scene.cube_mass, friction=list(scene.cube_friction),
+                         condim=scene.cube_condim, material='cube_markers')
+    if scene.cube_solref is not None:
+        geom.solref = list(scene.cube_solref)
+    if scene.cube_solimp is not None:
+        geom.solimp = list(scene.cube_solimp)
     body.add_site(name='cube:center', pos=[0.0, 0.0, 0.0], size=[0.005] * 3,
                   rgba=[1.0, 0.0, 0.0, 0.0], group=3)
 

@@ -48,6 +48,10 @@ class HandKinematics:
             raise ConfigError(f'{profile.source}: palm body {profile.palm_body!r} is not in '
                               f'the hand model')
         self.palm_body = palm
+        # A profile may name a site as its palm (e.g. the LEAP hand's grasp_site, where
+        # Playground measures the cube from): positions and rotations are then that site's.
+        self.palm_site = self._site(profile.palm_site, 'palm site') if profile.palm_site \
+            else None
         mujoco.mj_kinematics(self.model, self.data)
 
     def _joint_qpos(self, name: str) -> int:
@@ -57,10 +61,10 @@ class HandKinematics:
                               f'hand model')
         return int(self.model.jnt_qposadr[joint])
 
-    def _site(self, name: str) -> int:
+    def _site(self, name: str, what: str = 'fingertip site') -> int:
         site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, name)
         if site < 0:
-            raise ConfigError(f'{self.profile.source}: fingertip site {name!r} is not in the '
+            raise ConfigError(f'{self.profile.source}: {what} {name!r} is not in the '
                               f'hand model')
         return site
 
@@ -78,6 +82,9 @@ class HandKinematics:
         return self.data.site_xpos[sites].copy()
 
     def palm_pose(self) -> tuple:
-        """Return (position[3], rotation matrix[3x3]) of the palm body in the world frame."""
+        """Return (position[3], rotation matrix[3x3]) of the palm (body or site) in world."""
+        if self.palm_site is not None:
+            return (self.data.site_xpos[self.palm_site].copy(),
+                    self.data.site_xmat[self.palm_site].reshape(3, 3).copy())
         return (self.data.xpos[self.palm_body].copy(),
                 self.data.xmat[self.palm_body].reshape(3, 3).copy())

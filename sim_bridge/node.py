@@ -64,8 +64,9 @@ class SimBridgeNode(Node):
             'scene': declare(self, 'scene', 'sim/scene.yaml', 'Scene config file.'),
             'camera_rig': declare(self, 'camera_rig', 'cameras/dactyl_rig.yaml',
                                   'Camera rig config file.'),
-            'cube_markers': declare(self, 'cube_markers', 'cube/aruco_cube.yaml',
-                                    'Cube marker layout file.'),
+            'cube_markers': declare(self, 'cube_markers', '',
+                                    "Cube description file (size, markers); empty: the "
+                                    "scene's cube.markers."),
             'rtf': declare(self, 'real_time_factor', 1.0,
                            'Sim speed relative to the wall clock; 0 = as fast as possible.'),
             'clock_rate': declare(self, 'clock_rate', 200.0,
@@ -95,8 +96,9 @@ class SimBridgeNode(Node):
         self.params = p
         self.profile = load_hand_profile(p['hand'])
         rig = load_camera_rig(p['camera_rig']) if p['cameras'] else CameraRig.empty()
-        cube = load_cube_markers(p['cube_markers'])
-        self.sim = HandSim(profile=self.profile, scene=load_scene_config(p['scene']),
+        scene = load_scene_config(p['scene'])
+        cube = load_cube_markers(p['cube_markers'] or scene.cube_markers)
+        self.sim = HandSim(profile=self.profile, scene=scene,
                            rig=rig, cube=cube, seed=p['seed'])
         self.rng = np.random.default_rng(p['seed'])
         self.lock = threading.Lock()

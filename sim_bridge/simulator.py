@@ -92,8 +92,9 @@ class HandSim:
             else load_scene_config(*([scene] if scene else []))
         self.rig = rig if isinstance(rig, CameraRig) \
             else load_camera_rig(*([rig] if rig else []))
+        # The cube is the scene's (its cube.markers file) unless the caller names another.
         self.cube = cube if isinstance(cube, CubeMarkers) \
-            else load_cube_markers(*([cube] if cube else []))
+            else load_cube_markers(cube or self.scene.cube_markers)
         spec = build_spec(self.profile, self.scene, self.rig, self.cube)
         if extend_spec is not None:
             extend_spec(spec)
@@ -135,6 +136,8 @@ class HandSim:
         self._ctrl_low = m.actuator_ctrlrange[self._actuator_ids, 0].copy()
         self._ctrl_high = m.actuator_ctrlrange[self._actuator_ids, 1].copy()
         self._palm_body = self._id(mujoco.mjtObj.mjOBJ_BODY, prof.palm_body, 'body')
+        self._palm_site = self._id(mujoco.mjtObj.mjOBJ_SITE, prof.palm_site, 'site') \
+            if prof.palm_site else None
         self._tip_sites = np.array([self._id(mujoco.mjtObj.mjOBJ_SITE, t.site, 'site')
                                     for t in prof.fingertips])
         self._cube_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, CUBE_BODY)
@@ -315,8 +318,12 @@ class HandSim:
         self._kinematics_stale = False
 
     def palm_pose(self) -> tuple:
-        """Return (position[3], quat_wxyz[4]) of the palm body (profile.palm_body) in world."""
+        """Return (position[3], quat_wxyz[4]) of the palm (profile palm_site, else palm_body)."""
         self._kinematics()
+        if self._palm_site is not None:
+            quat = np.empty(4)
+            mujoco.mju_mat2Quat(quat, self.data.site_xmat[self._palm_site])
+            return self.data.site_xpos[self._palm_site].copy(), quat
         return (self.data.xpos[self._palm_body].copy(),
                 self.data.xquat[self._palm_body].copy())
 

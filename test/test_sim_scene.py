@@ -147,6 +147,10 @@ def scene_text(**replace) -> str:
     (('cube_mass_scale: [0.7, 1.3]', 'cube_mas_scale: [0.7, 1.3]'),
      "unknown key 'cube_mas_scale' (did you mean cube_mass_scale?)"),
     (('timestep: 0.002', 'timestep: -1'), 'physics.timestep'),
+    (('contact: {condim: 4}', 'contact: {condim: 5}'), 'cube.contact.condim'),
+    (('contact: {condim: 4}', 'contact: {condim: 4, solref: [0.02]}'), 'cube.contact.solref'),
+    (('contact: {condim: 4}', 'contact: {condim: 4, solrf: [0.02, 1]}'),
+     "unknown key 'solrf' (did you mean solref?)"),
 ])
 def test_scene_errors_name_file_and_key(tmp_path, change, message):
     path = tmp_path / 'scene.yaml'
