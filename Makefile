@@ -15,8 +15,9 @@ setup:
 test: setup
 	$(PY) -m pytest
 
+# Another hand: make demo hand:=leap (its profile's launch defaults: scene, policy, limiter).
 demo: setup
-	$(PY) -m inhand demo --duration $(DEMO_SECONDS)
+	$(PY) -m inhand demo --duration $(DEMO_SECONDS) $(if $(hand),hand:=$(hand))
 
 bench: setup
 	$(PY) bench/run_all.py

@@ -83,8 +83,10 @@ ARGUMENTS = (
              "Cube pose for the policy and the limiter: gt (the simulator's /cube/pose_gt) or "
              'vision (the cube_pose node). Empty: gt with the simulator, vision without.',
              ('', 'gt', 'vision')),
-    Argument('policy', 'policies/inhand_yaw.yaml',
-             'Policy spec (config/policies/*.yaml or a path); the spec names its ONNX model.'),
+    Argument('policy', '',
+             'Policy spec (config/policies/*.yaml or a path); the spec names its ONNX model. '
+             "Empty: the hand's default (config/hands/<hand>.launch.yaml), else "
+             'policies/inhand_yaw.yaml.'),
     Argument('policy_mode', '',
              'Policy runner mode at start: idle, home or run. Empty: run with the simulator, '
              'idle on the real hand (start it with the ~/run service).',
@@ -98,8 +100,9 @@ ARGUMENTS = (
              "The safety limiter's parameter file (config/ name or a path): wear budget, "
              'tracking window, speed limits. Empty: config/hands/<hand>.safety_limiter.yaml '
              'when the hand ships one, else safety_limiter.yaml (tuned for the Shadow hand).'),
-    Argument('scene', 'sim/scene.yaml',
-             'Rig description: the hand mount in world (sim and kinematics) and the cube.'),
+    Argument('scene', '',
+             'Rig description: the hand mount in world (sim and kinematics) and the cube. '
+             "Empty: the hand's scene (config/hands/<hand>.launch.yaml), else sim/scene.yaml."),
     Argument('results_file', '~/.ros/inhand/episodes.jsonl',
              'Episode results are appended here (JSON lines); none (or empty): not written.'),
     Argument('dds_profile', 'dds/fastdds_large_images.xml',
@@ -143,6 +146,12 @@ def resolve_arguments(overrides: dict) -> dict:
                          'no ground truth')
     if args['pose_source'] == 'vision' and args['sim'] == 'true' and args['cameras'] != 'true':
         raise GraphError('pose_source:=vision needs the camera images (cameras:=true)')
+    # What the hand ships for the arguments left empty (hands/<hand>.launch.yaml), then the
+    # project's defaults (made for the Shadow hand).
+    defaults = hand_launch_defaults(args['hand'])
+    for name, fallback in HAND_DEFAULTS.items():
+        if not args[name]:
+            args[name] = defaults.get(name) or fallback
     if not args['goal_mode']:
         args['goal_mode'] = policy_task(args['policy']) or 'sequence'
     if not args['policy_mode']:
@@ -155,7 +164,8 @@ def resolve_arguments(overrides: dict) -> dict:
         raise GraphError(f'real_time_factor:={args["real_time_factor"]!r} must be a finite '
                          'number >= 0') from None
     if not args['limiter_params']:
-        args['limiter_params'] = hand_limiter_params(args['hand'])
+        args['limiter_params'] = defaults.get('limiter_params') \
+            or hand_limiter_params(args['hand'])
     try:
         # A file named by path becomes absolute: the ROS launcher joins the others to config/.
         found = config_path(args['limiter_params'])
@@ -167,6 +177,45 @@ def resolve_arguments(overrides: dict) -> dict:
         raise GraphError('use_sim_time:=false with sim:=true: every node would judge the '
                          "simulator's sim-time stamps as stale; leave use_sim_time empty")
     return args
+
+
+# Arguments a hand may set the default of, and the project's default when it does not.
+HAND_DEFAULTS = {'policy': 'policies/inhand_yaw.yaml', 'scene': 'sim/scene.yaml'}
+
+
+def hand_launch_defaults(hand: str) -> dict:
+    """
+    Return the launch argument defaults a hand ships: hands/<hand>.launch.yaml.
+
+    A hand given as a profile path looks beside it (<stem>.launch.yaml). The file maps argument
+    names (policy, scene, limiter_params) to values; anything else is refused by name. No
+    file: no hand-specific defaults.
+    """
+    from inhand.config import ConfigError, Fields, load_yaml
+    profile = pathlib.Path(os.path.expanduser(hand))
+    if profile.suffix in ('.yaml', '.yml'):
+        name = str(profile.with_name(f'{profile.stem}.launch.yaml'))
+        if not pathlib.Path(name).is_file():
+            return {}
+    else:
+        name = f'hands/{hand}.launch.yaml'
+        try:
+            config_path(name)
+        except FileNotFoundError:
+            return {}
+    try:
+        data, path = load_yaml(name)
+        fields = Fields(data or {}, str(path)).allow(*HAND_DEFAULTS, 'limiter_params')
+        values = {key: fields.text(key) for key in fields.data}
+    except ConfigError as exc:
+        raise GraphError(f'hand:={hand}: {exc}') from None
+    # A file named relative to the launch file (beside a profile given by path) becomes absolute.
+    for key, value in values.items():
+        beside = pathlib.Path(path).parent / os.path.expanduser(value)
+        if not pathlib.Path(value).is_absolute() and beside.is_file() and \
+                profile.suffix in ('.yaml', '.yml'):
+            values[key] = str(beside)
+    return values
 
 
 def hand_limiter_params(hand: str) -> str:

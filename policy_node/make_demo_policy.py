@@ -21,7 +21,9 @@ amplitude * sin(phase + offset), the fingers one quarter period apart. It exists
 runner, the limiter and the hand end to end while no trained controller exists. The spec is
 embedded in the model's metadata, so the model also runs without the YAML file.
 
-    .venv/bin/python -m policy_node.make_demo_policy [--spec ...] [--out ...]
+    .venv/bin/python -m policy_node.make_demo_policy [--spec ...] [--hand ...] [--out ...]
+
+The LEAP demo: --spec policies/leap_demo.yaml --hand leap --out models/leap_demo_policy.onnx
 """
 import argparse
 import pathlib
@@ -46,6 +48,28 @@ _GAIT = {
 }
 
 
+def demo_gait(spec, joints):
+    """
+    Return name -> (amplitude, phase offset in turns) for a spec's joints.
+
+    A spec may write its own gait as extra.demo_gait (joint name -> [amplitude, turns]), as
+    another hand's demo does; without one the Shadow hand's _GAIT patterns apply.
+    """
+    own = (spec.extra or {}).get('demo_gait')
+    if own is None:
+        return lambda name: next((v for k, v in _GAIT.items() if name.endswith(k)), (0.0, 0.0))
+    if not isinstance(own, dict) or not all(
+            isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)
+            for v in own.values()):
+        raise SystemExit(f'{spec.source}: extra.demo_gait must map joint names to '
+                         '[amplitude, turns]')
+    unknown = sorted(set(own) - set(joints))
+    if unknown:
+        raise SystemExit(f'{spec.source}: extra.demo_gait names joints the spec does not '
+                         f'command: {", ".join(unknown)}')
+    return lambda name: tuple(own.get(name, (0.0, 0.0)))
+
+
 def build_demo_model(spec, profile):
     """Return the ONNX model for a spec that has exactly one phase term."""
     from policy_node.observation import ObservationBuilder
@@ -57,8 +81,9 @@ def build_demo_model(spec, profile):
                          f'{len(phase_terms)}')
     phase = builder.slices[phase_terms[0]]
     weight = np.zeros((builder.size, len(joints)), dtype=np.float32)
+    gait = demo_gait(spec, joints)
     for j, name in enumerate(joints):
-        amplitude, turns = next((v for k, v in _GAIT.items() if name.endswith(k)), (0.0, 0.0))
+        amplitude, turns = gait(name)
         offset = 2.0 * np.pi * turns
         # amplitude * sin(wt + offset) = amplitude * (sin wt cos offset + cos wt sin offset)
         weight[phase.start, j] = amplitude * np.cos(offset)

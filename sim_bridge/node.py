@@ -65,7 +65,7 @@ class SimBridgeNode(Node):
             'camera_rig': declare(self, 'camera_rig', 'cameras/dactyl_rig.yaml',
                                   'Camera rig config file.'),
             'cube_markers': declare(self, 'cube_markers', '',
-                                    "Cube description file (size, markers); empty: the "
+                                    'Cube description file (size, markers); empty: the '
                                     "scene's cube.markers."),
             'rtf': declare(self, 'real_time_factor', 1.0,
                            'Sim speed relative to the wall clock; 0 = as fast as possible.'),

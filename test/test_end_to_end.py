@@ -154,6 +154,32 @@ def test_ground_truth_loop(isolated, tmp_path):
     assert all(len(goal) == 4 for goal in record['goals_wxyz'])
 
 
+def test_leap_hand_loop(isolated, tmp_path):
+    # Another hand by configuration alone: hand:=leap brings its scene, demo policy and limiter
+    # file, and the same nodes run it unchanged.
+    from hand_control.hand_profile import load_hand_profile
+    profile = load_hand_profile('leap')
+    specs = graph.bringup({'hand': 'leap', 'cameras': 'false', 'results_file': 'none'})
+    specs = with_parameters(specs, 'safety_limiter', state_dir=str(tmp_path))
+    with running(specs) as launcher, Probe() as probe:
+        joints = probe.subscribe('/joint_states', JointState)
+        safe = probe.subscribe('/hand/command', JointState)
+        probe.wait_until(lambda: len(safe) > 40 and len(joints) > 40, timeout=90,
+                         what='LEAP joint states and limited commands')
+    assert launcher.exit_code == 0, launcher.output_text()
+    assert list(joints[-1].name) == list(profile.joint_names)
+    assert set(safe[-1].name) == {str(i) for i in range(16)}
+    order = [profile.index(n) for n in safe[-1].name]
+    for msg in safe[-20:]:
+        position = np.asarray(msg.position)
+        assert np.all(position >= profile.lower[order])
+        assert np.all(position <= profile.upper[order])
+    # The demo waves the fingers: the commands move.
+    spread = np.ptp([np.asarray(m.position)[order.index(profile.index('1'))] for m in safe],
+                    axis=0)
+    assert spread > 0.05
+
+
 def test_vision_loop(isolated, tmp_path):
     # rviz:=true as a lab would run it: the pip launcher starts no rviz, but the graph then
     # publishes everything the rviz config shows (the detection images too).

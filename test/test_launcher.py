@@ -245,6 +245,34 @@ def test_the_limiter_parameter_file_follows_the_hand(tmp_path):
         graph.bringup({'limiter_params': 'nope.yaml'})
 
 
+def test_a_hand_brings_its_scene_policy_and_limiter_file(tmp_path):
+    shadow = graph.resolve_arguments({})
+    assert (shadow['scene'], shadow['policy']) == ('sim/scene.yaml', 'policies/inhand_yaw.yaml')
+    leap = graph.resolve_arguments({'hand': 'leap'})
+    assert leap['scene'] == 'hands/leap.scene.yaml'
+    assert leap['policy'] == 'policies/leap_demo.yaml'
+    assert leap['limiter_params'] == 'hands/leap.safety_limiter.yaml'
+    assert leap['goal_mode'] == 'sequence'                  # the demo names no task
+    nodes = {n.name: n for n in graph.bringup({'hand': 'leap'})}
+    assert {nodes[n].parameters['scene'] for n in ('sim_bridge', 'policy_runner',
+                                                   'goal_manager')} == {'hands/leap.scene.yaml'}
+    # What the launch names wins over the hand's defaults.
+    chosen = graph.resolve_arguments({'hand': 'leap',
+                                      'policy': 'policies/playground_leap_reorient.yaml'})
+    assert chosen['policy'] == 'policies/playground_leap_reorient.yaml'
+    assert chosen['goal_mode'] == 'reorient'
+    # A profile given by path: its launch defaults beside it, files relative to them.
+    profile = tmp_path / 'lab_hand.yaml'
+    profile.write_text(config_path('hands/leap.yaml').read_text())
+    scene = tmp_path / 'lab_scene.yaml'
+    scene.write_text(config_path('hands/leap.scene.yaml').read_text())
+    (tmp_path / 'lab_hand.launch.yaml').write_text('scene: lab_scene.yaml\n')
+    assert graph.resolve_arguments({'hand': str(profile)})['scene'] == str(scene)
+    (tmp_path / 'lab_hand.launch.yaml').write_text('scene: lab_scene.yaml\npolicyy: x.yaml\n')
+    with pytest.raises(graph.GraphError, match="hand:=.*unknown key 'policyy'"):
+        graph.resolve_arguments({'hand': str(profile)})
+
+
 class _Recorder:
     """Stand-in for a launch class: records its constructor arguments."""
 

@@ -113,7 +113,7 @@ def playground_observation(sim, goal_wxyz, motor_targets, last_action):
 
 @pytest.fixture(scope='module')
 def fixture_model(tmp_path_factory):
-    """A network with the input and output tensors of a Playground LEAP export (57 -> 16)."""
+    """Write a network with the tensors of a Playground LEAP export (57 -> 16)."""
     path = tmp_path_factory.mktemp('leap') / 'leap_reorient_fixture.onnx'
     layers = random_mlp_layers(np.random.default_rng(0), [57, 32, 16], gain=0.5)
     save(mlp_model(layers, input_name='obs', output_name='continuous_actions'), path)

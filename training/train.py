@@ -282,7 +282,7 @@ def main(argv=None) -> int:
         if saved.get('spec') not in (None, config.spec) \
                 and not same_interface(saved['spec'], config.spec):
             parser.error(f'--init-from {source}: trained for spec {saved.get("spec")}, whose '
-                         f'joints, observation or action differ from {config.spec}\'s')
+                         f'joints, observation or action differ from those of {config.spec}')
         origin = _origin(source, saved, run)
     start_iteration = saved['iter'] + 1 if saved else 0
     base_seed = record['seed'] if resuming else (args.seed or 0)
