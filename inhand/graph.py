@@ -299,7 +299,7 @@ def bringup(args: dict) -> list:
             name='cube_pose', executable='cube_pose', module='vision_pose.cube_pose_node',
             param_files=('vision/cube_pose.yaml',),
             # rviz and the web viewer show the images with the detections drawn on them.
-            parameters={'use_sim_time': sim_time,
+            parameters={'use_sim_time': sim_time, 'scene': args['scene'],
                         **({'publish_debug_images': True}
                            if _flag(args['rviz']) or _flag(args['viewer']) else {})},
             **RESTARTABLE))

@@ -73,6 +73,7 @@ class SceneConfig:
     cube_mass: float
     cube_friction: tuple
     cube_markers: str               # the cube's description: size and markers (config/cube/)
+    camera_rig: str                 # the cameras that see this scene (config/cameras/)
     cube_condim: int                # MuJoCo contact dimensionality of the cube's geom
     cube_solref: tuple | None       # None: MuJoCo's defaults
     cube_solimp: tuple | None
@@ -102,8 +103,8 @@ RANDOMIZATION_JITTERS = ('camera_position_jitter', 'camera_rotation_jitter',
 def load_scene_config(name: str = DEFAULT_SCENE) -> SceneConfig:
     """Load and validate a scene config (config/sim/*.yaml or a path)."""
     data, path = load_yaml(name)
-    top = Fields(data, str(path)).allow('hand_mount', 'cube', 'physics', 'drop', 'floor',
-                                        'render', 'lighting', 'randomization')
+    top = Fields(data, str(path)).allow('hand_mount', 'cube', 'camera_rig', 'physics', 'drop',
+                                        'floor', 'render', 'lighting', 'randomization')
     mount = top.section('hand_mount').allow('position', 'orientation_xyzw')
     cube = top.section('cube').allow('position', 'orientation_xyzw', 'mass', 'friction',
                                      'markers', 'contact')
@@ -172,6 +173,7 @@ def load_scene_config(name: str = DEFAULT_SCENE) -> SceneConfig:
         cube_friction=tuple(cube_friction),
         cube_markers=cube.text('markers') if 'markers' in cube.data else DEFAULT_CUBE,
         cube_condim=condim, cube_solref=solref, cube_solimp=solimp,
+        camera_rig=top.text('camera_rig') if 'camera_rig' in top.data else DEFAULT_RIG,
         timestep=timestep,
         hand_gravity_compensation=gravcomp,
         drop_below_palm=drop.number('below_palm', positive=True),

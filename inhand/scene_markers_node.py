@@ -72,9 +72,11 @@ class SceneMarkersNode(Node):
         super().__init__('scene_markers')
         hand = declare(self, 'hand', 'shadow', 'Hand profile name or path.')
         scene = declare(self, 'scene', 'sim/scene.yaml', 'Scene config: the hand mount.')
-        cube = declare(self, 'cube', 'cube/aruco_cube.yaml', 'Cube description (its size).')
-        rig = declare(self, 'camera_rig', 'cameras/dactyl_rig.yaml',
-                      'Camera rig: the names of the cameras whose frusta are drawn.')
+        cube = declare(self, 'cube', '',
+                       "Cube description (its size); empty: the scene's cube.markers.")
+        rig = declare(self, 'camera_rig', '',
+                      'Camera rig: the names of the cameras whose frusta are drawn; empty: the '
+                      "scene's camera_rig.")
         self.namespace = declare(self, 'camera_namespace', '/cameras',
                                  'camera_info topics are <camera_namespace>/<name>/camera_info.')
         self.world = declare(self, 'world_frame', 'world', 'Frame of the cube and goal poses.')
@@ -92,10 +94,10 @@ class SceneMarkersNode(Node):
         if rate <= 0 or self.frustum_depth <= 0 or self.stale_after <= 0:
             raise ConfigError('scene_markers: rate, frustum_depth and stale_after must be > 0')
         self.profile = load_hand_profile(hand)
-        self.cube_size = load_cube_markers(cube).cube_size
-        self.cameras = load_camera_rig(rig).names
-        description = HandDescription(self.profile,
-                                      build_model(self.profile, load_scene_config(scene)))
+        scene_config = load_scene_config(scene)
+        self.cube_size = load_cube_markers(cube or scene_config.cube_markers).cube_size
+        self.cameras = load_camera_rig(rig or scene_config.camera_rig).names
+        description = HandDescription(self.profile, build_model(self.profile, scene_config))
         child_of = {j.name: j.child for j in description.movable}
         self.joint_names = list(self.profile.actuated_joint_names)
         self.joint_links = [child_of[n] for n in self.joint_names]

@@ -66,9 +66,11 @@ class ViewerNode(Node):
         self.rr = rr
         hand = declare(self, 'hand', 'shadow', 'Hand profile name or path.')
         scene = declare(self, 'scene', 'sim/scene.yaml', 'Scene config: the hand mount.')
-        cube = declare(self, 'cube', 'cube/aruco_cube.yaml', 'Cube description (its size).')
-        rig = declare(self, 'camera_rig', 'cameras/dactyl_rig.yaml',
-                      'Camera rig: the cameras whose images are shown.')
+        cube = declare(self, 'cube', '',
+                       "Cube description (its size); empty: the scene's cube.markers.")
+        rig = declare(self, 'camera_rig', '',
+                      'Camera rig: the cameras whose images are shown; empty: the '
+                      "scene's camera_rig.")
         namespace = declare(self, 'camera_namespace', '/cameras',
                             'Images are <camera_namespace>/<name>/image_raw (or debug_image).')
         self.web_port = declare(self, 'web_port', 9090, 'Port of the web viewer (HTTP).')
@@ -82,12 +84,14 @@ class ViewerNode(Node):
         if self.hand_rate <= 0 or self.image_rate < 0:
             raise ConfigError('viewer: hand_rate must be > 0 and image_rate >= 0')
         self.profile = load_hand_profile(hand)
-        model = build_model(self.profile, load_scene_config(scene))
+        scene_config = load_scene_config(scene)
+        model = build_model(self.profile, scene_config)
+        rig = rig or scene_config.camera_rig
         self.measured = HandDescription(self.profile, model)
         self.commanded = HandDescription(self.profile, model)
         self.joint_names = set(self.profile.joint_names)
         self.actuated = list(self.profile.actuated_joint_names)
-        self.cube_size = load_cube_markers(cube).cube_size
+        self.cube_size = load_cube_markers(cube or scene_config.cube_markers).cube_size
         self.last = {}
         self.limiter_state = None
 

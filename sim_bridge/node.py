@@ -62,8 +62,8 @@ class SimBridgeNode(Node):
         p = {
             'hand': declare(self, 'hand', 'shadow', 'Hand profile name or path.'),
             'scene': declare(self, 'scene', 'sim/scene.yaml', 'Scene config file.'),
-            'camera_rig': declare(self, 'camera_rig', 'cameras/dactyl_rig.yaml',
-                                  'Camera rig config file.'),
+            'camera_rig': declare(self, 'camera_rig', '',
+                                  "Camera rig config file; empty: the scene's camera_rig."),
             'cube_markers': declare(self, 'cube_markers', '',
                                     'Cube description file (size, markers); empty: the '
                                     "scene's cube.markers."),
@@ -95,8 +95,9 @@ class SimBridgeNode(Node):
             raise ConfigError(f'render_niceness must be in 0..19, got {p["render_niceness"]}')
         self.params = p
         self.profile = load_hand_profile(p['hand'])
-        rig = load_camera_rig(p['camera_rig']) if p['cameras'] else CameraRig.empty()
         scene = load_scene_config(p['scene'])
+        rig = load_camera_rig(p['camera_rig'] or scene.camera_rig) if p['cameras'] \
+            else CameraRig.empty()
         cube = load_cube_markers(p['cube_markers'] or scene.cube_markers)
         self.sim = HandSim(profile=self.profile, scene=scene,
                            rig=rig, cube=cube, seed=p['seed'])

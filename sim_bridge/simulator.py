@@ -91,7 +91,7 @@ class HandSim:
         self.scene = scene if isinstance(scene, SceneConfig) \
             else load_scene_config(*([scene] if scene else []))
         self.rig = rig if isinstance(rig, CameraRig) \
-            else load_camera_rig(*([rig] if rig else []))
+            else load_camera_rig(rig or self.scene.camera_rig)
         # The cube is the scene's (its cube.markers file) unless the caller names another.
         self.cube = cube if isinstance(cube, CubeMarkers) \
             else load_cube_markers(cube or self.scene.cube_markers)

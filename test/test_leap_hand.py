@@ -151,3 +151,34 @@ def test_runner_steps_a_playground_leap_network_as_playground_does(profile, sim,
         last_action = np.asarray(action, dtype=float).reshape(-1)
         sim.set_targets(runner.joint_names, target)
         sim.step(round(spec.period / sim.timestep))   # 5 substeps of 0.01 s
+
+
+def test_the_leap_rig_sees_the_cube_and_vision_estimates_it(profile):
+    from inhand.transforms import rotation_between
+    from vision_pose.estimator import (ArucoCubeEstimator, ArucoEstimatorConfig, CameraFrame,
+                                       FrameSet)
+    from vision_pose.marker_layout import load_cube_layout
+    from vision_pose.synthetic import camera_models_from_sim
+    scene = load_scene_config(SCENE)
+    assert scene.camera_rig == 'cameras/leap_rig.yaml'
+    # rig and cube from the scene, as sim_bridge and cube_pose take them
+    with HandSim(profile, scene=SCENE, seed=1) as sim:
+        assert sim.camera_names == ['vision_cam_top', 'vision_cam_right', 'vision_cam_left']
+        cameras = camera_models_from_sim(sim)
+        estimator = ArucoCubeEstimator(load_cube_layout(scene.cube_markers),
+                                       config=ArucoEstimatorConfig(use_roi=False))
+        names = profile.actuated_joint_names
+        home = profile.home[[profile.index(n) for n in names]]
+        errors = []
+        for seed in range(4):
+            sim.reset(randomize_cube=True, rng_seed=seed)
+            sim.set_targets(names, home)
+            sim.step(150)                           # the cube settles in the cupped hand
+            truth = sim.cube_pose()
+            frames = tuple(CameraFrame(camera=c, image=sim.render(c.name), stamp=float(seed))
+                           for c in cameras)
+            estimate = estimator.estimate(FrameSet(stamp=float(seed), frames=frames))
+            assert estimate is not None, estimator.last_report.reason
+            errors.append((np.linalg.norm(estimate.position - truth[0]),
+                           np.degrees(rotation_between(truth[1], estimate.quat_wxyz))))
+    assert max(e[0] for e in errors) < 3e-3 and max(e[1] for e in errors) < 3.0, errors

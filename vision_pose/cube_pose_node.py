@@ -43,6 +43,7 @@ import cv2
 from geometry_msgs.msg import PoseWithCovarianceStamped
 from inhand import diagnostics
 from inhand.config import ConfigError, load_yaml
+from inhand.hand_model import DEFAULT_RIG, load_scene_config
 from inhand.large_buffers import keep_large_buffers
 from inhand.messages import image_to_msg, msg_to_image, pose_to_msg, stamp_to_sec
 from inhand.qos import SENSOR_PUB, SENSOR_SUB, TF_STATIC_SUB
@@ -119,9 +120,20 @@ class CubePoseNode(Node):
 
     def __init__(self):
         super().__init__('cube_pose')
-        rig_file = declare(self, 'camera_rig', 'cameras/dactyl_rig.yaml',
+        scene = declare(self, 'scene', '',
+                        'Scene config (config/sim/*.yaml, config/hands/<hand>.scene.yaml): '
+                        'its camera_rig and cube stand in for empty camera_rig and cube.')
+        scene_config = load_scene_config(scene) if scene else None
+        rig_file = declare(self, 'camera_rig', '',
                            'Camera rig file: the default camera names, and the extrinsics when '
-                           'extrinsics_source is "rig".')
+                           "extrinsics_source is \"rig\". Empty: the scene's, else "
+                           f'{DEFAULT_RIG}.') \
+            or (scene_config.camera_rig if scene_config else DEFAULT_RIG)
+        cube_file = declare(self, 'cube', '',
+                            'Cube description (size, markers; config/cube/*.yaml): replaces the '
+                            "estimator config's marker_layout. Empty: the scene's cube, else "
+                            "the estimator config's.") \
+            or (scene_config.cube_markers if scene_config else '')
         names = declare(self, 'cameras', rig_camera_names(rig_file),
                         'Names of the cameras to use (default: all cameras of camera_rig).')
         self.namespace = declare(self, 'camera_namespace', '/cameras',
@@ -188,6 +200,9 @@ class CubePoseNode(Node):
         if source not in ('tf_static', 'rig'):
             raise ConfigError(f'extrinsics_source: must be "tf_static" or "rig", got {source!r}')
         data, path = load_yaml(estimator_file)
+        if cube_file and (estimator_name == 'aruco' or 'marker_layout' in data):
+            # The estimator's settings as written, but for the cube this scene has.
+            data = dict(data, marker_layout=cube_file)
         try:
             self.estimator = create_estimator(estimator_name, data)
         except (ValueError, KeyError) as exc:
