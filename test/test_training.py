@@ -302,6 +302,24 @@ def test_training_smoke_run_writes_checkpoint_curves_and_resumes(tmp_path):
     assert len((run / 'progress.csv').read_text().splitlines()) == 4
 
 
+def test_the_trainer_trains_the_leap_hand_with_playgrounds_spec(tmp_path):
+    # --hand with a Shadow spec is refused by name; the LEAP config trains, and its run keeps
+    # the hand for a resume.
+    wrong = _train('--config', str(small_config(tmp_path)), '--run', str(tmp_path / 'bad'),
+                   '--iterations', '1', '--hand', 'leap')
+    assert wrong.returncode == 2 and "written for hand 'shadow_right'" in wrong.stderr
+    run = tmp_path / 'leap'
+    first = _train('--config', str(small_config(tmp_path, 'leap_reorient')), '--run', str(run),
+                   '--iterations', '1', '--hand', 'leap')
+    assert first.returncode == 0, first.stderr[-3000:]
+    record = json.loads((run / 'record.json').read_text())
+    assert (record['hand'], record['scene']) == ('leap', 'hands/leap.scene.yaml')
+    assert record['spec'] == 'policies/playground_leap_reorient.yaml'
+    row = dict(zip(*[line.split(',') for line in
+                     (run / 'progress.csv').read_text().splitlines()[:2]]))
+    assert math.isfinite(float(row['value_loss']))
+
+
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
     """Train a tiny policy for one iteration and export it to ONNX."""

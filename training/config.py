@@ -19,6 +19,7 @@ Validated on load: an unknown key anywhere is an error naming the file, the entr
 keys that are known, since a typo in a reward scale would otherwise train silently with the
 default.
 """
+import dataclasses
 from dataclasses import dataclass
 import math
 
@@ -176,3 +177,34 @@ def load_train_config(name_or_path='training/yaw.yaml') -> TrainConfig:
         min_angle=goals.number('min_angle', math.pi / 2),
         **sections)
     return config
+
+
+def for_hand(config: TrainConfig, hand: str) -> TrainConfig:
+    """
+    Return the config for another hand (profile name or path): --hand of the trainer.
+
+    The scene and the limiter file become the hand's own (as `hand:=` picks them for the graph)
+    unless the config names others than the defaults. The spec must be
+    written for that hand: a Shadow spec cannot drive a LEAP hand, and the error says which
+    config to take instead.
+    """
+    from hand_control.hand_profile import load_hand_profile
+    from inhand.graph import hand_launch_defaults, hand_limiter_params
+    from policy_node.spec import load_spec
+    if hand == config.hand:
+        return config
+    defaults = hand_launch_defaults(hand)
+    scene = config.scene
+    if scene == 'sim/scene.yaml':
+        scene = defaults.get('scene', scene)
+    limiter = config.limiter
+    if limiter == 'safety_limiter.yaml':
+        limiter = defaults.get('limiter_params') or hand_limiter_params(hand)
+    profile = load_hand_profile(hand)
+    spec = load_spec(config.spec)
+    if spec.hand and spec.hand != profile.name:
+        raise ConfigError(f'{config.source}: spec {config.spec} is written for hand '
+                          f'{spec.hand!r}, not {profile.name!r} (--hand {hand}): take a config '
+                          'whose spec is written for that hand, e.g. training/leap_reorient.yaml')
+    return dataclasses.replace(config, hand=hand, scene=scene, limiter=limiter)
+

@@ -228,6 +228,10 @@ def main(argv=None) -> int:
                              'iterations, env steps and wall time count into the totals, and '
                              "its run's record and progress are carried over")
     parser.add_argument('--envs', type=int, default=None, help='override config envs')
+    parser.add_argument('--hand', default=None,
+                        help="hand profile (name or path) instead of the config's; its scene "
+                             'comes with it. The spec must be written for that hand. A resumed '
+                             'run keeps its own')
     parser.add_argument('--seed', type=int, default=None, help='seed (default 0; a resumed '
                         'run continues with seed + iteration)')
     parser.add_argument('--workers', type=int, default=1,
@@ -250,7 +254,8 @@ def main(argv=None) -> int:
 
     import torch
     from rsl_rl.algorithms import PPO
-    from training.config import load_train_config
+    from inhand.config import ConfigError
+    from training.config import for_hand, load_train_config
     from training.curves import write_curves
     from training.rsl_env import RslVecEnv
 
@@ -267,9 +272,15 @@ def main(argv=None) -> int:
                   'ignored', file=sys.stderr)
         if args.envs is None:
             args.envs = record['envs']
+        args.hand = record.get('hand', args.hand)
     else:
         config_name = args.config or 'training/yaw.yaml'
     config = load_train_config(config_name)
+    if args.hand:
+        try:
+            config = for_hand(config, args.hand)
+        except ConfigError as exc:
+            parser.error(str(exc))
     saved = torch.load(checkpoints / 'latest.pt', weights_only=False) if resuming else None
     origin = None
     if args.init_from and resuming:
@@ -305,6 +316,7 @@ def main(argv=None) -> int:
         alg.load(saved, None, True)
     if record is None:
         record = {'config_file': config.source, 'task': config.task, 'spec': config.spec,
+                  'hand': config.hand, 'scene': config.scene,
                   'seed': base_seed, 'envs': batch.num_envs, 'invocations': []}
         if origin is not None:
             record['initialized_from'] = origin
