@@ -207,4 +207,3 @@ def for_hand(config: TrainConfig, hand: str) -> TrainConfig:
                           f'{spec.hand!r}, not {profile.name!r} (--hand {hand}): take a config '
                           'whose spec is written for that hand, e.g. training/leap_reorient.yaml')
     return dataclasses.replace(config, hand=hand, scene=scene, limiter=limiter)
-
