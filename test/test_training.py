@@ -164,6 +164,32 @@ def test_the_trainer_follows_the_limiter_output_when_the_spec_says_commanded():
     np.testing.assert_allclose(previous, raw)         # its own target, as trained
 
 
+def test_limiter_off_sends_the_policy_targets_and_counts_what_it_would_have_changed():
+    from training.config import load_train_config
+    from training.env import HandCubeEnvs
+    seen = {}
+    for applied in (True, False):
+        envs = HandCubeEnvs(load_train_config('training/yaw_wear.yaml'), num_envs=1, seed=5,
+                            randomize=False, apply_limiter=applied)
+        try:
+            for _ in range(14):
+                # Full-scale actions: beyond the speed limit, so the limiter clamps them (and
+                # counts it once its 0.5 s ramp-in is over).
+                envs.step(np.ones((1, envs.num_actions)))
+            stepper, sim = envs.steppers[0], envs.sims[0]
+            sent = sim.targets()[[sim.actuated_joint_names.index(n)
+                                  for n in stepper.joint_names]]
+            seen[applied] = (np.abs(sent - stepper.last_target).max(), envs.limiter_stats())
+        finally:
+            envs.close()
+    gap, stats = seen[True]
+    assert gap > 0.01 and stats['applied'] and stats['commands'] == 14
+    assert stats['clamped_motion'] > 0
+    gap, stats = seen[False]
+    assert gap < 1e-9 and not stats['applied']          # the hand got the policy's targets
+    assert stats['commands'] == 14 and stats['clamped_motion'] > 0  # what it would have cut
+
+
 def test_a_dropped_cube_ends_the_episode_with_the_drop_penalty():
     from training.config import load_train_config
     from training.env import HandCubeEnvs

@@ -80,7 +80,7 @@ class HandCubeEnvs:
     """N hands with cubes, each an episode of goals; step(actions) -> obs, reward, done."""
 
     def __init__(self, config: TrainConfig, num_envs=None, seed=0, threads=2,
-                 randomize=True, goal_timeout_s=None, spec=None):
+                 randomize=True, goal_timeout_s=None, spec=None, apply_limiter=True):
         """
         Build num_envs (default config.envs) environments from the config's files.
 
@@ -150,7 +150,10 @@ class HandCubeEnvs:
         self.samplers = [None] * n
         self.obs = np.zeros((n, self.obs_size), dtype=np.float32)
         self.privileged = np.zeros((n, self.privileged_size), dtype=np.float32)
-        self.limiter_clamps = 0            # targets the limiter changed, summed
+        # apply_limiter False: the limiter still sees every command (its counts say what it
+        # would have changed) but the hand gets the policy's targets: the "limiter off" row.
+        self.apply_limiter = apply_limiter
+        self._limiter_totals = np.zeros(5, dtype=np.int64)   # see limiter_stats()
         self.finished = []                 # records of the episodes that ended since pop
         self._sums = dict.fromkeys(STAT_KEYS, 0.0)
         self._episode_counter = 0
@@ -168,6 +171,7 @@ class HandCubeEnvs:
         sim.reset(randomize_cube=rnd.cube_start, rng_seed=int(self.rng.integers(2 ** 31)))
         previous, self.limiters[i] = self.limiters[i], self._new_limiter()
         if previous is not None:
+            self._limiter_totals[1:4] += previous.clamps.sum(axis=1)
             # The node's limiter, and its wear window, live on from one episode to the next
             # while this simulator's clock restarts: continue the window, do not forget it.
             self.limiters[i].wear.continue_window(previous.wear)
@@ -239,6 +243,23 @@ class HandCubeEnvs:
         for i in range(self.num_envs):
             self._observe(i)
 
+    def limiter_stats(self) -> dict:
+        """
+        Return what the limiter did (or, with apply_limiter False, would have done) so far.
+
+        commands: policy commands it judged; clamped_position / _tracking / _motion: joint
+        targets it changed for the position window, the tracking window, and the velocity /
+        acceleration (and wear) limits, summed over joints; wear_throttled_joint_steps: joints
+        held to the wear budget's reduced speed, summed over commands.
+        """
+        totals = self._limiter_totals.copy()
+        for limiter in self.limiters:
+            if limiter is not None:
+                totals[1:4] += limiter.clamps.sum(axis=1)
+        keys = ('commands', 'clamped_position', 'clamped_tracking', 'clamped_motion',
+                'wear_throttled_joint_steps')
+        return {'applied': self.apply_limiter, **dict(zip(keys, totals.tolist()))}
+
     # ------------------------------------------------------------------ stepping
 
     def _command(self, i, action):
@@ -249,7 +270,14 @@ class HandCubeEnvs:
         if self.steps[i] % _POSE_EVERY == 0:
             limiter.on_cube_pose(t, t, _GT_COVARIANCE)
         out = limiter.on_command(t, t, self.action_names, target)
-        if isinstance(out, Output):
+        self._limiter_totals[0] += 1
+        if limiter.wear.config.enabled:
+            self._limiter_totals[4] += int(limiter.wear.throttled.sum())
+        if not self.apply_limiter:
+            sent = sim.set_targets(self.action_names, target)
+            if self.follow_commanded:
+                stepper.follow(sent)
+        elif isinstance(out, Output):
             sim.set_targets(self.actuated_names, out.positions)
             if self.follow_commanded:
                 stepper.follow(out.positions[self._action_in_output])

@@ -50,14 +50,15 @@ def load_policy(spec_name, model_name='', hand='shadow'):
 
 def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=False,
              goal_timeout_s=DEFAULT_GOAL_TIMEOUT, threads=2, training_limiter=False,
-             limiter_settings=None, limiter_params=None) -> dict:
+             limiter_settings=None, limiter_params=None, apply_limiter=True) -> dict:
     """
     Play `episodes` episodes (one per environment); return the summary and the records.
 
     limiter_settings: safety_limiter parameters to change, dotted as on the command line
     ({'wear.enabled': False}), on top of the deployed (or with training_limiter the
     training config's) limiter. limiter_params: the limiter's parameter file as deployed
-    (the graph's limiter_params), in place of the training config's.
+    (the graph's limiter_params), in place of the training config's. apply_limiter False:
+    the hand gets the policy's targets, the limiter only counts what it would have changed.
     """
     import dataclasses
     from training.config import load_train_config
@@ -75,7 +76,8 @@ def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=F
         config = dataclasses.replace(config, limiter=limiter_params)
     spec, model_path, policy = load_policy(policy_spec, model, config.hand)
     envs = HandCubeEnvs(config, num_envs=episodes, seed=seed, threads=threads,
-                        randomize=randomize, goal_timeout_s=goal_timeout_s, spec=spec)
+                        randomize=randomize, goal_timeout_s=goal_timeout_s, spec=spec,
+                        apply_limiter=apply_limiter)
     records = [None] * episodes
     try:
         while any(r is None for r in records):
@@ -86,12 +88,14 @@ def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=F
             for i, record in zip(np.flatnonzero(done), finished):
                 if records[i] is None:
                     records[i] = record
+        limiter = envs.limiter_stats()
     finally:
         envs.close()
     return {'policy': str(spec.source), 'model': str(model_path), 'task': task,
             'episodes': episodes, 'seed': seed, 'randomize': randomize,
             'goal_timeout_s': goal_timeout_s,
             'limiter': dict(config.limiter_overrides) or 'as deployed',
+            'limiter_stats': limiter,
             **summarize(records), 'records': records}
 
 
@@ -119,6 +123,15 @@ def print_summary(result, label) -> None:
           f'median {result["time_per_goal_s_median"] or float("nan"):.2f} s')
     print('  histogram ' + ', '.join(f'{k}: {v}' for k, v in
                                      result['successes_histogram'].items()))
+    stats = result.get('limiter_stats')
+    if stats:
+        per = 1000.0 / max(1, stats['commands'])
+        print(f'  limiter {"applied" if stats["applied"] else "off (counts: would have)"}: '
+              f'{stats["commands"]} commands; joint targets changed per 1000 commands: '
+              f'position {stats["clamped_position"] * per:.1f}, tracking '
+              f'{stats["clamped_tracking"] * per:.1f}, motion {stats["clamped_motion"] * per:.1f}'
+              '; wear-throttled joints per command '
+              f'{stats["wear_throttled_joint_steps"] * per / 1000:.2f}')
 
 
 def main(argv=None) -> int:
@@ -135,10 +148,14 @@ def main(argv=None) -> int:
     parser.add_argument('--training-limiter', action='store_true',
                         help="the training config's limiter overrides (e.g. wear budget off) "
                              'instead of the limiter as deployed')
+    parser.add_argument('--limiter-off', action='store_true',
+                        help="the hand gets the policy's targets; the limiter only counts what "
+                             'it would have changed')
     parser.add_argument('--out', default='', help='write the result as JSON here')
     args = parser.parse_args(argv)
     result = evaluate(args.policy, args.task, args.episodes, args.seed, args.model,
-                      args.randomize, args.goal_timeout, training_limiter=args.training_limiter)
+                      args.randomize, args.goal_timeout, training_limiter=args.training_limiter,
+                      apply_limiter=not args.limiter_off)
     print_summary(result, 'trainer env (no ROS)')
     if args.out:
         with open(args.out, 'w') as stream:
