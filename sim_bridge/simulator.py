@@ -254,6 +254,20 @@ class HandSim:
         self.data.ctrl[ids] = clamped
         return clamped
 
+    def set_actuated_targets(self, positions) -> None:
+        """
+        Set the targets of all actuated joints, in profile.actuated_joint_names order.
+
+        The trainer's fast path (no names to check): raise ValueError on a wrong length or a
+        non-finite value, nothing applied then; clamp to the actuators' ctrlrange.
+        """
+        values = np.asarray(positions, dtype=float)
+        if values.shape != self._ctrl_low.shape or not np.isfinite(values).all():
+            raise ValueError(f'expected {self._ctrl_low.size} finite targets, got '
+                             f'{values.tolist()}')
+        self.data.ctrl[self._actuator_ids] = np.minimum(np.maximum(values, self._ctrl_low),
+                                                        self._ctrl_high)
+
     def targets(self) -> np.ndarray:
         """Return the current targets, in profile.actuated_joint_names order."""
         return self.data.ctrl[self._actuator_ids].copy()

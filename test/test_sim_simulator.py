@@ -136,6 +136,20 @@ def test_targets_clamp_to_ctrlrange(sim):
     assert targets['rh_THJ1'] == pytest.approx(-1.571)
 
 
+def test_all_actuated_targets_at_once_clamp_and_refuse_bad_values(sim):
+    names = list(sim.actuated_joint_names)
+    values = np.zeros(len(names))
+    values[names.index('rh_FFJ3')] = 5.0
+    sim.set_actuated_targets(values)
+    np.testing.assert_allclose(sim.targets(), sim.set_targets(names, values))
+    assert sim.targets()[names.index('rh_FFJ3')] == pytest.approx(1.571)
+    before = sim.targets()
+    for bad in (values[:-1], np.where(np.arange(len(names)) == 2, np.nan, values)):
+        with pytest.raises(ValueError, match='finite targets'):
+            sim.set_actuated_targets(bad)
+        np.testing.assert_array_equal(sim.targets(), before)      # nothing applied
+
+
 def test_reset_restores_home_and_cube(sim):
     sim.set_targets(['rh_FFJ3', 'rh_THJ5', 'rh_WRJ1'], [1.0, 0.5, -0.3])
     seconds(sim, 0.3)

@@ -278,7 +278,7 @@ class HandCubeEnvs:
             if self.follow_commanded:
                 stepper.follow(sent)
         elif isinstance(out, Output):
-            sim.set_targets(self.actuated_names, out.positions)
+            sim.set_actuated_targets(out.positions)     # the limiter's output order
             if self.follow_commanded:
                 stepper.follow(out.positions[self._action_in_output])
 
