@@ -79,18 +79,24 @@ class GoalSampler:
     by yaw_step about world z; no randomness).
     """
 
-    def __init__(self, mode='random', seed=None, min_angle=math.pi / 2, yaw_step=math.pi / 2):
+    def __init__(self, mode='random', seed=None, min_angle=math.pi / 2, yaw_step=math.pi / 2,
+                 max_angle=math.pi):
         if mode not in GOAL_MODES:
             raise ValueError(f'goal mode must be one of {", ".join(GOAL_MODES)}, got {mode!r}')
         if mode in ('sequence', 'reorient') and seed is None:
             raise ValueError(f'goal mode {mode} needs a seed')
         if not 0.0 <= min_angle < math.pi:
             raise ValueError(f'min_angle must be in [0, pi), got {min_angle}')
+        if not min_angle < max_angle <= math.pi:
+            raise ValueError(f'max_angle must be in (min_angle, pi], got {max_angle}')
         if not (math.isfinite(yaw_step) and 0.0 < abs(yaw_step) <= math.pi):
             raise ValueError(f'yaw_step must be in [-pi, pi] and not 0, got {yaw_step}')
         self.mode = mode
         self.seed = seed
         self.min_angle = min_angle
+        # Below pi: each goal is the previous one turned about a random axis by an angle drawn
+        # uniformly in [min_angle, max_angle] (a training curriculum of nearer goals).
+        self.max_angle = max_angle
         self.yaw_turn = axis_angle_to_quat([0.0, 0.0, 1.0], yaw_step)
         self.rng = np.random.default_rng(seed)
         self.previous = IDENTITY
@@ -110,6 +116,12 @@ class GoalSampler:
     def next_goal(self) -> np.ndarray:
         if self.mode == 'yaw':
             self.previous = quat_normalize(quat_multiply(self.yaw_turn, self.previous))
+            return self.previous
+        if self.max_angle < math.pi:
+            axis = self.rng.normal(size=3)
+            angle = self.rng.uniform(self.min_angle, self.max_angle)
+            turn = axis_angle_to_quat(axis / np.linalg.norm(axis), angle)
+            self.previous = quat_normalize(quat_multiply(turn, self.previous))
             return self.previous
         for _ in range(10000):
             # Uniform rotations fall within 90 degrees of a given one with probability

@@ -76,6 +76,23 @@ def face_aligned_orientations():
     return out
 
 
+def test_a_curriculum_draws_nearer_goals_about_random_axes_reproducibly():
+    def goals(episode):
+        sampler = GoalSampler('reorient', seed=4, min_angle=0.6, max_angle=1.2)
+        sampler.start_episode(episode)
+        return [sampler.next_goal() for _ in range(40)]
+    first = goals(0)
+    angles = [rotation_between(a, b) for a, b in zip([IDENTITY] + first, first)]
+    assert min(angles) >= 0.6 - 1e-9 and max(angles) <= 1.2 + 1e-9
+    axes = [quat_multiply(b, a * np.array([1, -1, -1, -1]))[1:]
+            for a, b in zip([IDENTITY] + first, first)]
+    assert min(abs(axis[2]) / np.linalg.norm(axis) for axis in axes) < 0.5   # not all about z
+    np.testing.assert_array_equal(goals(0), first)                # same seed and episode
+    assert not np.allclose(goals(1)[0], first[0])
+    with pytest.raises(ValueError, match='max_angle'):
+        GoalSampler('reorient', seed=4, min_angle=0.6, max_angle=0.5)
+
+
 def test_the_first_goal_is_far_from_the_measured_start_orientation():
     starts = face_aligned_orientations()
     assert len(starts) == 24

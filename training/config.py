@@ -91,6 +91,7 @@ class TrainConfig:
     max_successes: int
     yaw_step: float
     min_angle: float
+    max_angle: float                # task reorient: below pi, goals nearer (a curriculum)
     randomization: Randomization
     reward: Reward
     ppo: Ppo
@@ -145,8 +146,8 @@ def load_train_config(name_or_path='training/yaw.yaml') -> TrainConfig:
     if task not in TASKS:
         raise ConfigError(f'{where}.task: expected one of {", ".join(TASKS)}, got {task!r}')
     goals = top.section('goals', {})
-    check_keys(goals.data, {'success_threshold', 'max_successes', 'yaw_step', 'min_angle'},
-               goals.where)
+    check_keys(goals.data, {'success_threshold', 'max_successes', 'yaw_step', 'min_angle',
+                            'max_angle'}, goals.where)
     sections = {}
     for key, cls in (('randomization', Randomization), ('reward', Reward), ('ppo', Ppo)):
         section = top.section(key, {})
@@ -164,6 +165,9 @@ def load_train_config(name_or_path='training/yaw.yaml') -> TrainConfig:
     ppo = sections['ppo']
     if ppo.schedule not in ('adaptive', 'fixed'):
         raise ConfigError(f'{where}.ppo.schedule: expected adaptive or fixed')
+    if not 0.0 <= goals.number('min_angle', math.pi / 2) \
+            < goals.number('max_angle', math.pi) <= math.pi:
+        raise ConfigError(f'{where}.goals: need 0 <= min_angle < max_angle <= pi')
     config = TrainConfig(
         source=where, task=task, spec=top.text('spec'), hand=top.text('hand', 'shadow'),
         scene=top.text('scene', 'sim/scene.yaml'),
@@ -175,6 +179,7 @@ def load_train_config(name_or_path='training/yaw.yaml') -> TrainConfig:
         max_successes=goals.integer('max_successes', 50, positive=True),
         yaw_step=goals.number('yaw_step', math.pi / 2),
         min_angle=goals.number('min_angle', math.pi / 2),
+        max_angle=goals.number('max_angle', math.pi),
         **sections)
     return config
 

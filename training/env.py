@@ -180,7 +180,7 @@ class HandCubeEnvs:
         position, quat = sim.cube_pose()
         mode = 'yaw' if cfg.task == 'yaw' else 'reorient'
         sampler = GoalSampler(mode, seed=self.seed, min_angle=cfg.min_angle,
-                              yaw_step=cfg.yaw_step)
+                              yaw_step=cfg.yaw_step, max_angle=cfg.max_angle)
         sampler.start_episode(self._episode_counter, quat)
         self._episode_counter += 1
         self.samplers[i] = sampler
