@@ -193,7 +193,7 @@ def main(argv=None) -> int:
         sim = evaluate(options.policy, options.task, options.episodes, options.seed,
                        goal_timeout_s=options.goal_timeout,
                        limiter_settings=chosen.get('safety_limiter'),
-                       limiter_params=args['limiter_params'])
+                       limiter_params=args['limiter_params'], hand=args['hand'])
         print_summary(sim, 'trainer env (no ROS)')
         result['trainer_env'] = {k: v for k, v in sim.items() if k != 'records'}
         result['trainer_env_records'] = sim['records']

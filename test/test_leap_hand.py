@@ -217,3 +217,14 @@ def test_the_leap_limiter_is_invisible_to_motion_within_the_hands_limits(profile
     # v^2 / (2 a_max) per step (1 mrad at the wave's 0.75 rad/s); nothing is clamped.
     assert max(changed) < 2e-3
     assert limiter.clamps.sum() == 0
+
+
+def test_the_trainer_env_evaluates_a_leap_policy_on_the_leap_hand():
+    from training.evaluate_sim import evaluate
+    result = evaluate('policies/leap_demo.yaml', 'reorient', episodes=2, goal_timeout_s=1.5,
+                      hand='leap', threads=1)
+    assert result['end_reasons'] == {'goal_timeout': 2}
+    stats = result['limiter_stats']
+    # the LEAP limiter file (the hand's, as hand:=leap deploys it) never clamps the wave
+    assert stats['commands'] >= 2 * 30
+    assert stats['clamped_tracking'] == stats['clamped_motion'] == 0

@@ -184,12 +184,13 @@ def load_train_config(name_or_path='training/yaw.yaml') -> TrainConfig:
     return config
 
 
-def for_hand(config: TrainConfig, hand: str) -> TrainConfig:
+def for_hand(config: TrainConfig, hand: str, spec_name: str = '') -> TrainConfig:
     """
     Return the config for another hand (profile name or path): --hand of the trainer.
 
     The scene and the limiter file become the hand's own (as `hand:=` picks them for the graph)
-    unless the config names others than the defaults. The spec must be
+    unless the config names others than the defaults. spec_name: the spec that will run (an
+    evaluation's), checked instead of the config's. The spec must be
     written for that hand: a Shadow spec cannot drive a LEAP hand, and the error says which
     config to take instead.
     """
@@ -206,9 +207,9 @@ def for_hand(config: TrainConfig, hand: str) -> TrainConfig:
     if limiter == 'safety_limiter.yaml':
         limiter = defaults.get('limiter_params') or hand_limiter_params(hand)
     profile = load_hand_profile(hand)
-    spec = load_spec(config.spec)
+    spec = load_spec(spec_name or config.spec)
     if spec.hand and spec.hand != profile.name:
-        raise ConfigError(f'{config.source}: spec {config.spec} is written for hand '
+        raise ConfigError(f'{config.source}: spec {spec_name or config.spec} is written for hand '
                           f'{spec.hand!r}, not {profile.name!r} (--hand {hand}): take a config '
                           'whose spec is written for that hand, e.g. training/leap_reorient.yaml')
     return dataclasses.replace(config, hand=hand, scene=scene, limiter=limiter)

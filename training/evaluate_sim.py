@@ -50,7 +50,8 @@ def load_policy(spec_name, model_name='', hand='shadow'):
 
 def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=False,
              goal_timeout_s=DEFAULT_GOAL_TIMEOUT, threads=2, training_limiter=False,
-             limiter_settings=None, limiter_params=None, apply_limiter=True) -> dict:
+             limiter_settings=None, limiter_params=None, apply_limiter=True,
+             hand=None) -> dict:
     """
     Play `episodes` episodes (one per environment); return the summary and the records.
 
@@ -59,11 +60,16 @@ def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=F
     training config's) limiter. limiter_params: the limiter's parameter file as deployed
     (the graph's limiter_params), in place of the training config's. apply_limiter False:
     the hand gets the policy's targets, the limiter only counts what it would have changed.
+    hand: another hand profile than the training config's (its scene and limiter file come
+    with it, as with `hand:=` on the graph).
     """
     import dataclasses
     from training.config import load_train_config
     from training.env import HandCubeEnvs
     config = load_train_config(f'training/{task}.yaml')
+    if hand:
+        from training.config import for_hand
+        config = for_hand(config, hand, spec_name=policy_spec)
     overrides = dict(config.limiter_overrides) if training_limiter else {}
     for name, value in (limiter_settings or {}).items():
         section, _, key = name.rpartition('.')
@@ -148,14 +154,21 @@ def main(argv=None) -> int:
     parser.add_argument('--training-limiter', action='store_true',
                         help="the training config's limiter overrides (e.g. wear budget off) "
                              'instead of the limiter as deployed')
+    parser.add_argument('--hand', default=None,
+                        help="hand profile (default: the task's training config's)")
     parser.add_argument('--limiter-off', action='store_true',
                         help="the hand gets the policy's targets; the limiter only counts what "
                              'it would have changed')
     parser.add_argument('--out', default='', help='write the result as JSON here')
     args = parser.parse_args(argv)
-    result = evaluate(args.policy, args.task, args.episodes, args.seed, args.model,
-                      args.randomize, args.goal_timeout, training_limiter=args.training_limiter,
-                      apply_limiter=not args.limiter_off)
+    from inhand.config import ConfigError
+    try:
+        result = evaluate(args.policy, args.task, args.episodes, args.seed, args.model,
+                          args.randomize, args.goal_timeout,
+                          training_limiter=args.training_limiter,
+                          apply_limiter=not args.limiter_off, hand=args.hand)
+    except ConfigError as exc:           # spec, hand or config errors, named
+        parser.error(str(exc))
     print_summary(result, 'trainer env (no ROS)')
     if args.out:
         with open(args.out, 'w') as stream:
