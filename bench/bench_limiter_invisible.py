@@ -16,7 +16,7 @@
 Benchmark whether the safety limiter cuts a competent policy: the same episodes limiter on/off.
 
     .venv/bin/python bench/bench_limiter_invisible.py [--policy policies/inhand_yaw.yaml]
-        [--task yaw] [--episodes 8] [--seed 0]
+        [--task yaw] [--episodes 8] [--seed 0] [--hand leap]
 
 Both rows play the same seeded episodes in the trainer's environment (no ROS; the limiter is
 hand_control's own core, with the hand's limiter file as the graph deploys it). "off": the hand
@@ -37,15 +37,18 @@ def main(argv=None) -> int:
     parser.add_argument('--task', default='yaw', choices=('yaw', 'reorient'))
     parser.add_argument('--episodes', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--hand', default=None,
+                        help="hand profile (default: the task's training config's, Shadow); "
+                             'its scene and limiter file come with it')
     args = parser.parse_args(argv)
     from training.evaluate_sim import evaluate
-    print(f'{args.policy}, task {args.task}, {args.episodes} episodes, seed {args.seed} '
-          '(trainer env, limiter file as deployed)')
+    print(f'{args.policy}, task {args.task}, {args.episodes} episodes, seed {args.seed}, hand '
+          f'{args.hand or "of the training config"} (trainer env, limiter file as deployed)')
     print(f'{"limiter":<8} {"median":>7} {"mean":>7}  {"per 1000 commands: position":>28} '
           f'{"tracking":>9} {"motion":>7}  {"wear-throttled/cmd":>18}')
     for applied in (True, False):
         result = evaluate(args.policy, args.task, args.episodes, args.seed,
-                          apply_limiter=applied)
+                          apply_limiter=applied, hand=args.hand)
         stats = result['limiter_stats']
         per = 1000.0 / max(1, stats['commands'])
         print(f'{"on" if applied else "off":<8} {result["successes_median"]:>7g} '

@@ -84,7 +84,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='inhand evaluate', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('arguments', nargs='*', help='bringup arguments name:=value')
-    parser.add_argument('--policy', default='policies/inhand_yaw.yaml', help='policy spec')
+    parser.add_argument('--policy', default='',
+                        help="policy spec (default: policy:= if given, else the hand's default "
+                             '(policies/inhand_yaw.yaml for the Shadow hand))')
     parser.add_argument('--episodes', type=int, default=20)
     parser.add_argument('--task', default='yaw', choices=('yaw', 'reorient'))
     parser.add_argument('--seed', type=int, default=0,
@@ -113,12 +115,14 @@ def main(argv=None) -> int:
     overrides.setdefault('sim', 'true')
     if overrides['sim'] != 'true':
         parser.error('inhand evaluate runs on the simulator (sim:=true)')
-    overrides.update(policy=options.policy, goal_mode=options.task,
-                     results_file=str(results_file))
+    if options.policy:
+        overrides['policy'] = options.policy
+    overrides.update(goal_mode=options.task, results_file=str(results_file))
     if overrides.get('pose_source') != 'vision':
         # Nothing looks at the images: do not spend the 2 cores on rendering them.
         overrides.setdefault('cameras', 'false')
     args = graph.resolve_arguments(overrides)
+    policy = args['policy']            # --policy, else policy:=, else the hand's default
     dds_env.isolate(keep_existing=False, profile=None)
     os.environ.update(graph.node_environment(args, os.environ))
     chosen = _parse_settings(options.set, parser)
@@ -141,7 +145,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGINT, launcher.request_stop)
     signal.signal(signal.SIGTERM, launcher.request_stop)
     limit = options.max_wall or options.episodes * (options.goal_timeout * 50 + 10)
-    print(f'[evaluate] {options.episodes} episodes of {options.policy} ({options.task}) through '
+    print(f'[evaluate] {options.episodes} episodes of {policy} ({options.task}) through '
           f'the graph; records in {results_file}', flush=True)
     records, reported = [], 0
     while time.monotonic() - started < limit:
@@ -166,7 +170,7 @@ def main(argv=None) -> int:
     code = launcher.shutdown()
     records = _read_records(results_file)[:options.episodes]
     from training.evaluate_sim import print_summary, summarize
-    result = {'policy': options.policy, 'task': options.task, 'episodes': len(records),
+    result = {'policy': policy, 'task': options.task, 'episodes': len(records),
               'episodes_asked': options.episodes, 'seed': options.seed,
               'goal_timeout_s': options.goal_timeout, 'graph_arguments': args,
               'wall_s': round(elapsed, 1), **(summarize(records) if records else {}),
@@ -190,17 +194,18 @@ def main(argv=None) -> int:
           f'{runner.get("input_age_ms_median", "?")} ms median')
     if not options.no_trainer_env:
         from training.evaluate_sim import evaluate
-        sim = evaluate(options.policy, options.task, options.episodes, options.seed,
+        sim = evaluate(policy, options.task, options.episodes, options.seed,
                        goal_timeout_s=options.goal_timeout,
                        limiter_settings=chosen.get('safety_limiter'),
-                       limiter_params=args['limiter_params'], hand=args['hand'])
+                       limiter_params=args['limiter_params'], hand=args['hand'],
+                       scene=args['scene'])
         print_summary(sim, 'trainer env (no ROS)')
         result['trainer_env'] = {k: v for k, v in sim.items() if k != 'records'}
         result['trainer_env_records'] = sim['records']
     (out / 'evaluation.json').write_text(json.dumps(result, indent=1) + '\n')
     print(f'written: {out / "evaluation.json"}')
     from inhand.report import write_report
-    report = write_report([out], out / 'report.html', title=f'evaluation of {options.policy}')
+    report = write_report([out], out / 'report.html', title=f'evaluation of {policy}')
     print(f'report: {report}')
     if code:
         print(f'the graph did not stop cleanly (launcher exit {code})')

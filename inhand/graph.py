@@ -152,6 +152,7 @@ def resolve_arguments(overrides: dict) -> dict:
     for name, fallback in HAND_DEFAULTS.items():
         if not args[name]:
             args[name] = defaults.get(name) or fallback
+    check_policy_hand(args['policy'], args['hand'])
     if not args['goal_mode']:
         args['goal_mode'] = policy_task(args['policy']) or 'sequence'
     if not args['policy_mode']:
@@ -235,6 +236,26 @@ def hand_limiter_params(hand: str) -> str:
     except FileNotFoundError:
         return DEFAULT_LIMITER_PARAMS
     return name
+
+
+def check_policy_hand(policy: str, hand: str) -> None:
+    """Refuse a policy spec written for another hand than hand:= (before any node starts)."""
+    from inhand.config import ConfigError, load_yaml
+    profile = hand if hand.endswith(('.yaml', '.yml')) else f'hands/{hand}.yaml'
+    try:
+        spec, _ = load_yaml(policy)
+    except ConfigError as exc:
+        raise GraphError(f'policy:={policy!r}: {exc}') from None
+    try:
+        data, _ = load_yaml(profile)
+    except ConfigError as exc:
+        raise GraphError(f'hand:={hand!r}: {exc}') from None
+    written_for = spec.get('hand') if isinstance(spec, dict) else None
+    name = data.get('name') if isinstance(data, dict) else None
+    if written_for and name and written_for != name:
+        raise GraphError(f'policy:={policy} is written for hand {written_for!r}, but hand:={hand} '
+                         f'is {name!r}: name a policy for this hand (or leave policy empty for '
+                         "the hand's default)")
 
 
 def policy_task(policy: str) -> str:

@@ -61,6 +61,7 @@ def run_metadata(args: dict, argv) -> dict:
         'launch_arguments': ' '.join(f'{k}:={v}' for k, v in sorted(args.items())),
         'hand': args.get('hand', ''),
         'policy': args.get('policy', ''),
+        'scene': args.get('scene', ''),
     }
 
 

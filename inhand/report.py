@@ -313,7 +313,13 @@ def _overlay(data: RecordingData, topic: str, image_msg, image):
     frame = image_msg.header.frame_id
     statics = [t for _, m in data.messages.get('/tf_static', []) for t in m.transforms
                if t.child_frame_id == frame]
-    layout = load_cube_layout()
+    # The recorded run's cube (its scene's markers file); older recordings: the default cube.
+    scene = data.metadata.get('scene', '')
+    if scene:
+        from inhand.hand_model import load_scene_config
+        layout = load_cube_layout(load_scene_config(scene).cube_markers)
+    else:
+        layout = load_cube_layout()
     detections = MarkerDetector(layout.dictionary, layout.ids).detect(image)
     if not infos or not statics:
         return image, f'{len(detections)} markers detected (no camera_info/extrinsics)'

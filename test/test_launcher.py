@@ -266,8 +266,12 @@ def test_a_hand_brings_its_scene_policy_and_limiter_file(tmp_path):
     profile.write_text(config_path('hands/leap.yaml').read_text())
     scene = tmp_path / 'lab_scene.yaml'
     scene.write_text(config_path('hands/leap.scene.yaml').read_text())
-    (tmp_path / 'lab_hand.launch.yaml').write_text('scene: lab_scene.yaml\n')
+    (tmp_path / 'lab_hand.launch.yaml').write_text(
+        'scene: lab_scene.yaml\npolicy: policies/leap_demo.yaml\n')
     assert graph.resolve_arguments({'hand': str(profile)})['scene'] == str(scene)
+    # A policy written for another hand is refused before any node starts.
+    with pytest.raises(graph.GraphError, match="written for hand 'shadow_right'.*'leap_right'"):
+        graph.resolve_arguments({'hand': 'leap', 'policy': 'policies/inhand_yaw.yaml'})
     (tmp_path / 'lab_hand.launch.yaml').write_text('scene: lab_scene.yaml\npolicyy: x.yaml\n')
     with pytest.raises(graph.GraphError, match="hand:=.*unknown key 'policyy'"):
         graph.resolve_arguments({'hand': str(profile)})

@@ -184,7 +184,8 @@ def load_train_config(name_or_path='training/yaw.yaml') -> TrainConfig:
     return config
 
 
-def for_hand(config: TrainConfig, hand: str, spec_name: str = '') -> TrainConfig:
+def for_hand(config: TrainConfig, hand: str, spec_name: str = '',
+             check_spec: bool = True) -> TrainConfig:
     """
     Return the config for another hand (profile name or path): --hand of the trainer.
 
@@ -199,7 +200,10 @@ def for_hand(config: TrainConfig, hand: str, spec_name: str = '') -> TrainConfig
     from policy_node.spec import load_spec
     if hand == config.hand:
         return config
-    defaults = hand_launch_defaults(hand)
+    try:
+        defaults = hand_launch_defaults(hand)
+    except ValueError as exc:          # GraphError: the hand's launch file is broken
+        raise ConfigError(str(exc)) from None
     scene = config.scene
     if scene == 'sim/scene.yaml':
         scene = defaults.get('scene', scene)
@@ -207,8 +211,8 @@ def for_hand(config: TrainConfig, hand: str, spec_name: str = '') -> TrainConfig
     if limiter == 'safety_limiter.yaml':
         limiter = defaults.get('limiter_params') or hand_limiter_params(hand)
     profile = load_hand_profile(hand)
-    spec = load_spec(spec_name or config.spec)
-    if spec.hand and spec.hand != profile.name:
+    spec = load_spec(spec_name or config.spec) if check_spec else None
+    if spec is not None and spec.hand and spec.hand != profile.name:
         raise ConfigError(f'{config.source}: spec {spec_name or config.spec} is written for hand '
                           f'{spec.hand!r}, not {profile.name!r} (--hand {hand}): take a config '
                           'whose spec is written for that hand, e.g. training/leap_reorient.yaml')

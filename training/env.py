@@ -153,7 +153,7 @@ class HandCubeEnvs:
         # apply_limiter False: the limiter still sees every command (its counts say what it
         # would have changed) but the hand gets the policy's targets: the "limiter off" row.
         self.apply_limiter = apply_limiter
-        self._limiter_totals = np.zeros(5, dtype=np.int64)   # see limiter_stats()
+        self._limiter_totals = np.zeros((n, 5), dtype=np.int64)   # see limiter_stats()
         self.finished = []                 # records of the episodes that ended since pop
         self._sums = dict.fromkeys(STAT_KEYS, 0.0)
         self._episode_counter = 0
@@ -171,7 +171,7 @@ class HandCubeEnvs:
         sim.reset(randomize_cube=rnd.cube_start, rng_seed=int(self.rng.integers(2 ** 31)))
         previous, self.limiters[i] = self.limiters[i], self._new_limiter()
         if previous is not None:
-            self._limiter_totals[1:4] += previous.clamps.sum(axis=1)
+            self._limiter_totals[i, 1:4] += previous.clamps.sum(axis=1)
             # The node's limiter, and its wear window, live on from one episode to the next
             # while this simulator's clock restarts: continue the window, do not forget it.
             self.limiters[i].wear.continue_window(previous.wear)
@@ -243,19 +243,22 @@ class HandCubeEnvs:
         for i in range(self.num_envs):
             self._observe(i)
 
-    def limiter_stats(self) -> dict:
+    def limiter_stats(self, envs=None) -> dict:
         """
         Return what the limiter did (or, with apply_limiter False, would have done) so far.
 
+        envs: the environments to count (indices; default all).
         commands: policy commands it judged; clamped_position / _tracking / _motion: joint
         targets it changed for the position window, the tracking window, and the velocity /
         acceleration (and wear) limits, summed over joints; wear_throttled_joint_steps: joints
         held to the wear budget's reduced speed, summed over commands.
         """
-        totals = self._limiter_totals.copy()
-        for limiter in self.limiters:
-            if limiter is not None:
-                totals[1:4] += limiter.clamps.sum(axis=1)
+        envs = range(self.num_envs) if envs is None else envs
+        totals = np.zeros(5, dtype=np.int64)
+        for i in envs:
+            totals += self._limiter_totals[i]
+            if self.limiters[i] is not None:
+                totals[1:4] += self.limiters[i].clamps.sum(axis=1)
         keys = ('commands', 'clamped_position', 'clamped_tracking', 'clamped_motion',
                 'wear_throttled_joint_steps')
         return {'applied': self.apply_limiter, **dict(zip(keys, totals.tolist()))}
@@ -270,9 +273,10 @@ class HandCubeEnvs:
         if self.steps[i] % _POSE_EVERY == 0:
             limiter.on_cube_pose(t, t, _GT_COVARIANCE)
         out = limiter.on_command(t, t, self.action_names, target)
-        self._limiter_totals[0] += 1
+        totals = self._limiter_totals[i]
+        totals[0] += 1
         if limiter.wear.config.enabled:
-            self._limiter_totals[4] += int(limiter.wear.throttled.sum())
+            totals[4] += int(limiter.wear.throttled.sum())
         if not self.apply_limiter:
             sent = sim.set_targets(self.action_names, target)
             if self.follow_commanded:

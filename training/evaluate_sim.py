@@ -51,7 +51,7 @@ def load_policy(spec_name, model_name='', hand='shadow'):
 def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=False,
              goal_timeout_s=DEFAULT_GOAL_TIMEOUT, threads=2, training_limiter=False,
              limiter_settings=None, limiter_params=None, apply_limiter=True,
-             hand=None) -> dict:
+             hand=None, scene=None) -> dict:
     """
     Play `episodes` episodes (one per environment); return the summary and the records.
 
@@ -61,7 +61,7 @@ def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=F
     (the graph's limiter_params), in place of the training config's. apply_limiter False:
     the hand gets the policy's targets, the limiter only counts what it would have changed.
     hand: another hand profile than the training config's (its scene and limiter file come
-    with it, as with `hand:=` on the graph).
+    with it, as with `hand:=` on the graph); scene: the graph's scene, in place of either.
     """
     import dataclasses
     from training.config import load_train_config
@@ -69,7 +69,10 @@ def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=F
     config = load_train_config(f'training/{task}.yaml')
     if hand:
         from training.config import for_hand
-        config = for_hand(config, hand, spec_name=policy_spec)
+        # An empty spec (the model's embedded one) is checked against the hand by load_policy.
+        config = for_hand(config, hand, spec_name=policy_spec, check_spec=bool(policy_spec))
+    if scene:
+        config = dataclasses.replace(config, scene=scene)
     overrides = dict(config.limiter_overrides) if training_limiter else {}
     for name, value in (limiter_settings or {}).items():
         section, _, key = name.rpartition('.')
@@ -85,6 +88,7 @@ def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=F
                         randomize=randomize, goal_timeout_s=goal_timeout_s, spec=spec,
                         apply_limiter=apply_limiter)
     records = [None] * episodes
+    counts = [None] * episodes
     try:
         while any(r is None for r in records):
             actions = np.stack([policy.run(o) for o in envs.obs])
@@ -94,7 +98,11 @@ def evaluate(policy_spec, task='yaw', episodes=20, seed=0, model='', randomize=F
             for i, record in zip(np.flatnonzero(done), finished):
                 if records[i] is None:
                     records[i] = record
-        limiter = envs.limiter_stats()
+                    # What the limiter did in this episode only (the env plays on until all
+                    # have ended; its next episodes are not counted).
+                    counts[i] = envs.limiter_stats([i])
+        limiter = {'applied': apply_limiter,
+                   **{key: sum(c[key] for c in counts) for key in counts[0] if key != 'applied'}}
     finally:
         envs.close()
     return {'policy': str(spec.source), 'model': str(model_path), 'task': task,
