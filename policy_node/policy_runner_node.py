@@ -97,7 +97,7 @@ class PolicyRunnerNode(Node):
                                'Mode at start-up: idle, home or run.')
         self.max_joint_age = declare(self, 'max_joint_state_age', 0.1,
                                      'Publish nothing when /joint_states is older [s].')
-        self.max_cube_age = declare(self, 'max_cube_pose_age', 0.25,
+        self.max_cube_age = declare(self, 'max_cube_pose_age', 0.35,
                                     'Publish nothing when the cube pose is older [s].')
         self.max_goal_age = declare(self, 'max_goal_age', 0.0,
                                     'Publish nothing when the goal is older [s]; 0: any age '
