@@ -27,7 +27,7 @@ def load_soak():
 
 
 def rows_with_skips(skips_by_sample, interval=10.0):
-    """Samples every interval seconds of sim time, with these new skips in each."""
+    """Return samples every interval seconds of sim time, with these new skips in each."""
     rows, total = [], 0
     for k, new in enumerate(skips_by_sample):
         total += new
