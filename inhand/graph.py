@@ -184,6 +184,25 @@ def resolve_arguments(overrides: dict) -> dict:
 HAND_DEFAULTS = {'policy': 'policies/inhand_yaw.yaml', 'scene': 'sim/scene.yaml'}
 
 
+def hand_companion(hand: str, role: str) -> str | None:
+    """
+    Return the file a hand ships beside its profile for role, or None: hands/<hand>.<role>.yaml.
+
+    A hand given as a profile path looks beside it (<stem>.<role>.yaml, returned as that path);
+    a hand given by name looks in config/ (returned as the config name).
+    """
+    profile = pathlib.Path(os.path.expanduser(hand))
+    if profile.suffix in ('.yaml', '.yml'):
+        candidate = profile.with_name(f'{profile.stem}.{role}.yaml')
+        return str(candidate) if candidate.is_file() else None
+    name = f'hands/{hand}.{role}.yaml'
+    try:
+        config_path(name)
+    except FileNotFoundError:
+        return None
+    return name
+
+
 def hand_launch_defaults(hand: str) -> dict:
     """
     Return the launch argument defaults a hand ships: hands/<hand>.launch.yaml.
@@ -193,29 +212,21 @@ def hand_launch_defaults(hand: str) -> dict:
     file: no hand-specific defaults.
     """
     from inhand.config import ConfigError, Fields, load_yaml
-    profile = pathlib.Path(os.path.expanduser(hand))
-    if profile.suffix in ('.yaml', '.yml'):
-        name = str(profile.with_name(f'{profile.stem}.launch.yaml'))
-        if not pathlib.Path(name).is_file():
-            return {}
-    else:
-        name = f'hands/{hand}.launch.yaml'
-        try:
-            config_path(name)
-        except FileNotFoundError:
-            return {}
+    name = hand_companion(hand, 'launch')
+    if name is None:
+        return {}
     try:
         data, path = load_yaml(name)
         fields = Fields(data or {}, str(path)).allow(*HAND_DEFAULTS, 'limiter_params')
         values = {key: fields.text(key) for key in fields.data}
     except ConfigError as exc:
         raise GraphError(f'hand:={hand}: {exc}') from None
-    # A file named relative to the launch file (beside a profile given by path) becomes absolute.
-    for key, value in values.items():
-        beside = pathlib.Path(path).parent / os.path.expanduser(value)
-        if not pathlib.Path(value).is_absolute() and beside.is_file() and \
-                profile.suffix in ('.yaml', '.yml'):
-            values[key] = str(beside)
+    # Beside a profile given by path, a file named relative to the launch file becomes absolute.
+    if pathlib.Path(os.path.expanduser(hand)).suffix in ('.yaml', '.yml'):
+        for key, value in values.items():
+            beside = pathlib.Path(path).parent / os.path.expanduser(value)
+            if not pathlib.Path(value).is_absolute() and beside.is_file():
+                values[key] = str(beside)
     return values
 
 
@@ -226,16 +237,7 @@ def hand_limiter_params(hand: str) -> str:
     A hand given as a profile path looks beside it (<stem>.safety_limiter.yaml); without one
     the project-wide safety_limiter.yaml applies.
     """
-    profile = pathlib.Path(os.path.expanduser(hand))
-    if profile.suffix in ('.yaml', '.yml'):
-        candidate = profile.with_name(f'{profile.stem}.safety_limiter.yaml')
-        return str(candidate) if candidate.is_file() else DEFAULT_LIMITER_PARAMS
-    name = f'hands/{hand}.safety_limiter.yaml'
-    try:
-        config_path(name)
-    except FileNotFoundError:
-        return DEFAULT_LIMITER_PARAMS
-    return name
+    return hand_companion(hand, 'safety_limiter') or DEFAULT_LIMITER_PARAMS
 
 
 def check_policy_hand(policy: str, hand: str) -> None:
