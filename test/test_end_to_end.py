@@ -164,8 +164,10 @@ def test_leap_hand_loop(isolated, tmp_path):
     with running(specs) as launcher, Probe() as probe:
         joints = probe.subscribe('/joint_states', JointState)
         safe = probe.subscribe('/hand/command', JointState)
-        probe.wait_until(lambda: len(safe) > 40 and len(joints) > 40, timeout=90,
-                         what='LEAP joint states and limited commands')
+        # More than one 2 s period of the demo wave (the limiter sends ~100 commands/s), so
+        # that the fingers have moved whatever phase the run started in.
+        probe.wait_until(lambda: len(safe) > 300 and len(joints) > 40, timeout=120,
+                         what='LEAP joint states and 3 s of limited commands')
     assert launcher.exit_code == 0, launcher.output_text()
     assert list(joints[-1].name) == list(profile.joint_names)
     assert set(safe[-1].name) == {str(i) for i in range(16)}
