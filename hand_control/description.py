@@ -66,12 +66,22 @@ class Joint:
 
 
 def _quat_to_rpy(wxyz) -> tuple:
-    """Return the fixed-axis roll, pitch, yaw (as URDF wants) of a unit quaternion (wxyz)."""
-    w, x, y, z = wxyz
-    roll = math.atan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
-    pitch = math.asin(max(-1.0, min(1.0, 2 * (w * y - z * x))))
-    yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-    return roll, pitch, yaw
+    """
+    Return the fixed-axis roll, pitch, yaw (as URDF wants) of a unit quaternion (wxyz).
+
+    Read off the rotation matrix R = Rz(yaw) Ry(pitch) Rx(roll). At pitch = +-90 degrees
+    (frames turned by right angles, common in hand models such as LEAP's) roll and yaw are
+    one degree of freedom: yaw is set to 0 and roll carries the rotation, where the textbook
+    quaternion formulas divide noise by noise.
+    """
+    matrix = np.zeros(9)
+    mujoco.mju_quat2Mat(matrix, np.asarray(wxyz, dtype=float) / np.linalg.norm(wxyz))
+    r = matrix.reshape(3, 3)
+    cos_pitch = math.hypot(r[0, 0], r[1, 0])
+    pitch = math.atan2(-r[2, 0], cos_pitch)
+    if cos_pitch > 1e-9:
+        return math.atan2(r[2, 1], r[2, 2]), pitch, math.atan2(r[1, 0], r[0, 0])
+    return math.atan2(-r[1, 2], r[1, 1]), pitch, 0.0
 
 
 def _relative(parent_pos, parent_quat, child_pos, child_quat):
@@ -153,6 +163,13 @@ class HandDescription:
                 a = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, actuator)
                 if a >= 0 and model.actuator_forcelimited[a]:
                     effort = float(np.max(np.abs(model.actuator_forcerange[a])))
+                elif a >= 0:
+                    # A position servo without a force limit (LEAP's model): the most it
+                    # pushes across its control range, gain x span.
+                    low, high = (model.actuator_ctrlrange[a] if model.actuator_ctrllimited[a]
+                                 else (profile.lower[k], profile.upper[k]))
+                    effort = float(abs(model.actuator_gainprm[a][0] * model.actuator_gear[a][0])
+                                   * (high - low))
             self.joints.append(Joint(
                 ros, self.link_of[parent], self.link_of[b], 'revolute', origin,
                 tuple(float(v) for v in axis), float(profile.lower[k]), float(profile.upper[k]),

@@ -280,10 +280,10 @@ def _start_recorder(options, args):
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, env=dict(os.environ)), out
 
 
-def _finish_report(recorder, out):
-    """Stop the recording and write the report; print where it is."""
+def _finish_report(recorder, out) -> str:
+    """Stop the recording and write the report; return the line that says where it is."""
     if recorder is None:
-        return
+        return ''
     import subprocess
     recorder.send_signal(signal.SIGINT)
     try:
@@ -295,9 +295,8 @@ def _finish_report(recorder, out):
     try:
         path = write_report([out / 'recording'], out / 'report.html', title='inhand demo')
     except ConfigError as exc:
-        print(f'report: not written ({exc})')
-        return
-    print(f'report: {path.resolve()}')
+        return f'report: not written ({exc})'
+    return f'report: {path.resolve()}'
 
 
 def main(argv=None) -> int:
@@ -330,12 +329,14 @@ def main(argv=None) -> int:
     # Judge liveness before stopping anything, then check that everything stops cleanly.
     problems = summarize(launcher, monitor, elapsed, args)
     monitor.close()
-    _finish_report(recorder, out)
+    report_line = _finish_report(recorder, out)
     code = launcher.shutdown()
     if code:
         print(f'result: the graph did not stop cleanly (launcher exit {code})')
-        return 1
-    return 1 if problems else 0
+    # Last, after the nodes' shutdown logs, so that the path is the last line on screen.
+    if report_line:
+        print(report_line, flush=True)
+    return 1 if code or problems else 0
 
 
 if __name__ == '__main__':

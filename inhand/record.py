@@ -180,7 +180,7 @@ def parse_args(argv):
                         help="topics to record (default: the graph's main topics)")
     parser.add_argument('--duration', type=float, default=None,
                         help='stop after this many seconds (default: until Ctrl-C)')
-    parser.add_argument('--per-episode', action='store_true',
+    parser.add_argument('--per-episode', '--episodes', action='store_true',
                         help='one recording per episode (<out>/episode_<n>)')
     parser.add_argument('--image-rate', type=float, default=0.0,
                         help='record camera images at most this often per camera [Hz]; '

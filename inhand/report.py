@@ -256,7 +256,68 @@ def joints_section(data: RecordingData, hand: str, joints=6) -> str:
             + _figure_html(fig, 'joint trajectories'))
 
 
+def since_newest_input(outputs, inputs) -> np.ndarray:
+    """
+    For each output arrival (s, sorted), the time since the newest input that arrived before
+    it; outputs with no input before them are left out.
+    """
+    outputs, inputs = np.asarray(outputs, dtype=float), np.asarray(inputs, dtype=float)
+    newest = np.searchsorted(inputs, outputs, side='right') - 1
+    found = newest >= 0
+    return outputs[found] - inputs[newest[found]]
+
+
+def until_first_output(inputs, outputs, within: float) -> np.ndarray:
+    """
+    For each input arrival (s, sorted), the time until the first output that arrived after
+    it, counted only when that output came before the next input and within `within` s (an
+    input the node dropped or held is not paired with a later input's output).
+    """
+    inputs, outputs = np.asarray(inputs, dtype=float), np.asarray(outputs, dtype=float)
+    first = np.searchsorted(outputs, inputs, side='right')
+    found = first < len(outputs)
+    delay = outputs[first[found]] - inputs[found]
+    next_input = np.append(inputs[1:], np.inf)[found]
+    keep = (inputs[found] + delay < next_input) & (delay <= within)
+    return delay[keep]
+
+
+def hop_latencies(data: RecordingData) -> dict:
+    """
+    Latency of each hop of the control loop (ms), from what the recorder received.
+
+    Arrivals are DDS reception times at the recorder (wall clock): the difference of two
+    arrivals is the time the node between them took, plus its transport. A hop that starts at
+    a camera's exposure reads the message's stamp (the image's) against its arrival on the
+    recorded clock (the simulator's state, for a ground-truth pose).
+    """
+    arrivals = {t: np.array([a for a, _ in data.messages.get(t, [])]) for t in STAMPED_TOPICS}
+    hops = {}
+    # The pose the policy ran on: the camera estimate, else (a ground-truth graph) the truth.
+    pose_topic = '/cube/pose' if data.messages.get('/cube/pose') else '/cube/pose_gt'
+    origin = 'camera exposure' if pose_topic == '/cube/pose' else 'simulator state'
+    poses = data.messages.get(pose_topic, [])
+    if poses and pose_topic == '/cube/pose':
+        clock, _ = data.clock_at(arrivals['/cube/pose'])
+        hops['camera exposure → /cube/pose (vision)'] = \
+            1000 * (clock - np.array([_stamp(m) for _, m in poses]))
+    raw = arrivals['/hand/command_raw']
+    if len(poses) and len(raw):
+        hops[f'{pose_topic} → /hand/command_raw (policy, with the wait for its cycle)'] = \
+            1000 * since_newest_input(raw, arrivals[pose_topic])
+        newest = np.searchsorted(arrivals[pose_topic], raw, side='right') - 1
+        used = newest >= 0
+        clock, _ = data.clock_at(raw[used])
+        hops[f'{origin} → /hand/command_raw (perception to action)'] = \
+            1000 * (clock - np.array([_stamp(poses[k][1]) for k in newest[used]]))
+    if len(raw) and len(arrivals['/hand/command']):
+        hops['/hand/command_raw → /hand/command (safety limiter)'] = \
+            1000 * until_first_output(raw, arrivals['/hand/command'], within=0.1)
+    return {name: values for name, values in hops.items() if len(values)}
+
+
 def latency_section(data: RecordingData) -> str:
+    hops = hop_latencies(data)
     ages = {}
     on_clock = False
     for topic in STAMPED_TOPICS + tuple(t for t in data.topics if t.endswith('/camera_info')):
@@ -265,24 +326,41 @@ def latency_section(data: RecordingData) -> str:
             arrival, on_clock = data.clock_at([t for t, _ in messages])
             ages[topic] = 1000 * (arrival - np.array([_stamp(m) for _, m in messages]))
     if not ages:
-        return '<h2>Latency</h2><p>No stamped topic in the recording.</p>'
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 0.5 + 0.45 * len(ages)))
-    labels = sorted(ages)
-    ax.boxplot([ages[t] for t in labels], orientation='horizontal', showfliers=False)
-    ax.set_yticks(range(1, len(labels) + 1), labels)
-    ax.set_xlabel('age on arrival at the recorder [ms] (arrival minus header stamp)')
-    rows = [(t, f'median {np.median(ages[t]):.1f} ms, 95 % {np.percentile(ages[t], 95):.1f} '
-             f'ms ({len(ages[t])} messages)') for t in labels]
-    clock = ('the recorded <code>/clock</code> at the moment of reception (interpolated '
-             'between its messages; it counts whole ticks, 5 ms at 200 Hz)' if on_clock
-             else 'wall time (no <code>/clock</code> recorded)')
-    note = ("<p>Each topic's age on arrival at the recorder: its reception by DDS, read on "
-            f"{clock}, minus its header stamp. A hop's latency is the difference between "
-            "consecutive topics: joint states to the policy's raw command, raw command to "
-            "the limiter's; a camera's stamp to <code>/cube/pose</code> is the vision "
-            'hop.</p>')
-    return '<h2>Latency per hop</h2>' + note + _table(rows) + _figure_html(fig, 'latency')
+        return '<h2>Latency per hop</h2><p>No stamped topic in the recording.</p>'
+
+    def summary(values):
+        return (f'median {np.median(values):.1f} ms, 95 % {np.percentile(values, 95):.1f} ms '
+                f'({len(values)} messages)')
+
+    parts = ['<h2>Latency per hop</h2>']
+    if hops:
+        plt = _pyplot()
+        fig, axes = plt.subplots(len(hops), 1, figsize=(9, 1.9 * len(hops)), squeeze=False)
+        for ax, (name, values) in zip(axes[:, 0], hops.items()):
+            ax.hist(values, bins=min(60, max(10, len(values) // 20)), color='tab:blue')
+            for q, style in ((50, '-'), (95, '--')):
+                ax.axvline(np.percentile(values, q), color='k', linestyle=style, linewidth=1)
+            ax.set_title(name, fontsize=9)
+            ax.set_ylabel('messages')
+        axes[-1, 0].set_xlabel('latency [ms] (solid: median, dashed: 95th percentile)')
+        fig.tight_layout()
+        clock = ('on the recorded <code>/clock</code> at reception (interpolated between its '
+                 'messages, which come in whole ticks, 5 ms at 200 Hz)' if on_clock
+                 else 'on wall time (no <code>/clock</code> recorded)')
+        parts.append(
+            '<p>Each hop pairs messages by their arrival at the recorder (DDS reception, wall '
+            'time): the limiter hop is each raw command to the first limited command after it '
+            '(before the next raw command); the policy hop is each raw command from the newest '
+            'pose before it, so it includes the wait for the policy\'s next cycle. The hops '
+            "that start at a camera's exposure read the pose's stamp (its images') "
+            f'{clock}.</p>')
+        parts.append(_table([(name, summary(values)) for name, values in hops.items()]))
+        parts.append(_figure_html(fig, 'latency'))
+    parts.append('<h3>Age of each topic on arrival</h3><p>Reception at the recorder minus the '
+                 'header stamp; the stamp is when the publisher made the message, or, for '
+                 '<code>/cube/pose</code>, when its images were taken.</p>')
+    parts.append(_table([(t, summary(ages[t])) for t in sorted(ages)]))
+    return ''.join(parts)
 
 
 def snapshots_section(data: RecordingData) -> str:

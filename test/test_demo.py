@@ -101,6 +101,21 @@ def test_evaluate_runs_one_short_episode_through_the_graph(tmp_path, fresh_domai
     assert 'consecutive successes through the graph' in report and 'data:image/png' in report
 
 
+def test_the_demo_ends_by_printing_the_path_of_its_report(tmp_path, fresh_domain):
+    out = tmp_path / 'demo'
+    env = dict(os.environ, MUJOCO_GL=os.environ.get('MUJOCO_GL', 'egl'))
+    result = subprocess.run([sys.executable, '-m', 'inhand', 'demo', '--duration', '12',
+                             '--out', str(out)],
+                            env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines[-1] == f'report: {(out / "report.html").resolve()}', lines[-5:]
+    page = (out / 'report.html').read_text()
+    for heading in ('Configuration', 'Episodes', 'Joints against their limits',
+                    'Latency per hop', 'Cameras'):
+        assert f'<h2>{heading}' in page, heading
+
+
 def test_limiter_interventions_count_holds_clamps_and_wear_throttling():
     import collections
     from inhand.evaluate import limiter_interventions

@@ -188,7 +188,7 @@ def test_per_episode_recordings_start_with_the_latched_topics(tmp_path, fresh_do
         static.publish(TFMessage(transforms=[TransformStamped(child_frame_id='camera')]))
         episode.publish(Int32(data=0))
         proc = subprocess.Popen(
-            [sys.executable, '-m', 'inhand', 'record', '--per-episode', '--duration', '6',
+            [sys.executable, '-m', 'inhand', 'record', '--episodes', '--duration', '6',
              '--out', str(out), '--topics', '/joint_states', '/tf_static'],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         probe.wait_until(lambda: joints.get_subscription_count() > 0, timeout=60,
@@ -219,6 +219,7 @@ def test_per_episode_recordings_start_with_the_latched_topics(tmp_path, fresh_do
 
 
 def test_a_report_of_the_recording_has_every_section_self_contained(recorded_run, tmp_path):
+    import html
     import re
     result = inhand('report', str(recorded_run), '--out', str(tmp_path / 'report.html'))
     assert result.returncode == 0, result.stderr
@@ -235,5 +236,50 @@ def test_a_report_of_the_recording_has_every_section_self_contained(recorded_run
     # The hops are measured on the recorded clock: no message arrives before it was stamped.
     joint_row = re.search(r'<th>/joint_states</th><td>median (-?[0-9.]+) ms', page)
     assert joint_row and -5.0 < float(joint_row.group(1)) < 100.0, joint_row
+    # Every hop of the loop is there, as a histogram, with a median a loop can have.
+    assert 'latency' in alts
+    # (a ground-truth run: the policy's pose is /cube/pose_gt; vision adds the camera hop)
+    for hop, upper in (('/cube/pose_gt → /hand/command_raw', 100.0),
+                       ('simulator state → /hand/command_raw', 200.0),
+                       ('/hand/command_raw → /hand/command', 50.0)):
+        row = re.search(re.escape(html.escape(hop)) + r'[^<]*</th><td>median (-?[0-9.]+) ms', page)
+        assert row and 0.0 <= float(row.group(1)) < upper, (hop, row)
     result = inhand('report', str(tmp_path / 'nothing'))
     assert result.returncode == 2 and 'no such file or folder' in result.stderr
+
+
+def test_hop_pairing_follows_each_message_to_the_next_nodes_output():
+    from inhand.report import since_newest_input, until_first_output
+    inputs = np.array([0.00, 0.05, 0.10, 0.15])
+    outputs = np.array([0.002, 0.053, 0.16, 0.40])
+    # the input at 0.10 got no output before the next input came: it is not paired
+    np.testing.assert_allclose(until_first_output(inputs, outputs, within=0.1),
+                               [0.002, 0.003, 0.010])
+    # an output later than `within` is not the input's
+    np.testing.assert_allclose(until_first_output([0.0, 0.05], [0.002, 0.30], within=0.1),
+                               [0.002])
+    np.testing.assert_allclose(until_first_output([0.0, 0.05], [0.002, 0.30], within=1.0),
+                               [0.002, 0.25])
+    # from the newest input before each output; an output before any input is left out
+    np.testing.assert_allclose(since_newest_input([-0.01, 0.02, 0.12, 0.30], inputs),
+                               [0.02, 0.02, 0.15])
+    assert len(until_first_output([], outputs, within=1.0)) == 0
+
+
+def test_play_keeps_the_recorded_clock_at_the_asked_rate(recorded_run, fresh_domain):
+    # --rate 2: the recorded /clock advances twice as fast as the wall clock.
+    import time
+    from rosgraph_msgs.msg import Clock
+    received = []
+    with Probe() as probe:
+        probe.node.create_subscription(
+            Clock, '/clock',
+            lambda m: received.append((time.monotonic(), m.clock.sec + m.clock.nanosec * 1e-9)),
+            100)
+        code, output = play_while_spinning(probe, str(recorded_run), '--rate', '2',
+                                           '--wait', '20', '--topics', '/clock')
+    assert code == 0 and 'at rate 2' in output, output[-3000:]
+    wall, clock = np.array(received).T
+    assert clock[-1] - clock[0] > 5.0, (clock[0], clock[-1])     # most of the 8 s recording
+    slope = np.polyfit(wall - wall[0], clock - clock[0], 1)[0]
+    assert 1.6 < slope < 2.4, slope
