@@ -113,6 +113,10 @@ def sample(launcher, monitor, started) -> dict:
     frames = [number(v, 'images') for name, v in values.items()
               if name.startswith('cube_pose: camera ')]
     row['camera_frames_min'] = min(frames) if frames else 0.0
+    simulation = values.get('sim_bridge: simulation', {})
+    row['camera_sets_rendered'] = number(simulation, 'camera_sets_rendered')
+    row['camera_sets_dropped_by_sim'] = number(simulation, 'camera_sets_dropped')
+    row['real_time_factor'] = number(simulation, 'real_time_factor', float('nan'))
     limiter = values.get('safety_limiter: state', {})
     row['limiter_mode'] = limiter.get('mode', '')
     row['limiter_forwarded'] = number(limiter, 'commands_forwarded')

@@ -43,8 +43,10 @@ class CameraWorker:
         self.publish = publish                 # callable(stamp, name, image)
         self.vis_option = vis_option or mujoco.MjvOption()
         self.dropped_sets = 0
+        self.rendered_sets = 0
         self._render_seconds = {}
         self._pending = None
+        self._rendering = False
         self._cv = threading.Condition()
         self._stop = False
         self.error = None
@@ -77,7 +79,7 @@ class CameraWorker:
             if self._pending is not None:
                 self.dropped_sets += 1
             self._pending = snapshot
-            self._cv.notify()
+            self._cv.notify_all()
 
     def _run(self):
         self.native_id = threading.get_native_id()
@@ -93,6 +95,7 @@ class CameraWorker:
                         return
                     stamp, qpos, mocap_pos, mocap_quat, names = self._pending
                     self._pending = None
+                    self._rendering = True
                 data.qpos[:] = qpos
                 data.mocap_pos[:] = mocap_pos
                 data.mocap_quat[:] = mocap_quat
@@ -111,11 +114,33 @@ class CameraWorker:
                     with self._cv:
                         self._render_seconds[name] = time.perf_counter() - started
                     self.publish(stamp, name, image)
+                with self._cv:
+                    self.rendered_sets += 1
+                    self._rendering = False
+                    self._cv.notify_all()
         except Exception as exc:  # noqa: B902 - surfaced by the node through .error
             self.error = exc
         finally:
+            with self._cv:
+                self._rendering = False
+                self._cv.notify_all()
             for renderer in renderers.values():
                 renderer.close()
+
+    def wait_idle(self, timeout: float) -> float:
+        """
+        Wait (at most timeout s) until every submitted set is rendered; return the wait (s).
+
+        The simulator calls it before the next set is due, so that a slow or starved render
+        thread slows the simulated world instead of losing frames (see sim_bridge's
+        camera_wait parameter).
+        """
+        started = time.monotonic()
+        with self._cv:
+            self._cv.wait_for(lambda: self._stop or self.error is not None
+                              or (self._pending is None and not self._rendering),
+                              timeout=timeout)
+        return time.monotonic() - started
 
     def render_times(self) -> dict:
         """Return a copy of the last render time [s] per camera (safe from any thread)."""
@@ -125,5 +150,5 @@ class CameraWorker:
     def close(self, timeout=5.0):
         with self._cv:
             self._stop = True
-            self._cv.notify()
+            self._cv.notify_all()
         self._thread.join(timeout)

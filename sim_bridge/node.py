@@ -88,9 +88,18 @@ class SimBridgeNode(Node):
                                        'Nice increment of the camera rendering thread (0-19): '
                                        'rendering yields the CPU to latency-bound nodes '
                                        '(cube_pose, limiter, policy) on small machines.'),
+            'camera_wait': declare(self, 'camera_wait', 0.25,
+                                   'Seconds (wall) the simulation may wait for the previous '
+                                   'camera set to finish rendering before the next is due: a '
+                                   'starved render thread then slows the simulated world (as '
+                                   'a paused one, no catch-up burst) instead of losing frames. '
+                                   '0: never wait, drop the older set.'),
         }
         if p['rtf'] < 0 or p['clock_rate'] <= 0:
             raise ConfigError('real_time_factor must be >= 0 and clock_rate > 0')
+        if not 0.0 <= p['camera_wait'] < 1.0:
+            raise ConfigError(f'camera_wait must be in [0, 1) s (the nodes take a /clock '
+                              f'silent for 1 s as a stalled clock), got {p["camera_wait"]}')
         if not 0 <= p['render_niceness'] <= 19:
             raise ConfigError(f'render_niceness must be in 0..19, got {p["render_niceness"]}')
         self.params = p
@@ -112,6 +121,7 @@ class SimBridgeNode(Node):
         self.step_request = 0
         self.dropped = False
         self.unstable = 0
+        self.camera_wait_s = 0.0           # wall seconds the world stood still for its cameras
         self.restart_pacing = False
 
         self.clock_pub = self.create_publisher(Clock, '/clock', 10)
@@ -242,6 +252,7 @@ class SimBridgeNode(Node):
                 if not run:
                     time.sleep(0.01)
                     continue
+                self._wait_for_cameras(now + chunk_steps * self.sim.timestep)
                 sleep = self.pacer.sleep_needed(time.monotonic(), now)
                 if sleep > 0:
                     self._stop.wait(sleep)
@@ -256,6 +267,17 @@ class SimBridgeNode(Node):
             # The renderers' GL contexts belong to the threads that made them.
             self.camera_worker.close()
             self.sim.close()
+
+    def _wait_for_cameras(self, next_time: float):
+        """Before a step that makes a camera set due, let the previous set finish rendering."""
+        limit = self.params['camera_wait']
+        if limit <= 0 or not any(c['schedule'].next <= next_time + 1e-9
+                                 for c in self.cameras.values()):
+            return
+        waited = self.camera_worker.wait_idle(limit)
+        if waited > 1e-3:
+            self.pacer.postpone(waited)
+            self.camera_wait_s += waited
 
     def _publish_state(self, now: float):
         stamp = sec_to_stamp(now)
@@ -341,6 +363,8 @@ class SimBridgeNode(Node):
         renders = {f'render_ms_{k}': 1000 * v
                    for k, v in self.camera_worker.render_times().items()}
         renders['camera_sets_dropped'] = self.camera_worker.dropped_sets
+        renders['camera_sets_rendered'] = self.camera_worker.rendered_sets
+        renders['camera_wait_s'] = round(self.camera_wait_s, 3)
         status = diagnostics.status(
             'sim_bridge: simulation', level, message, hardware_id='mujoco',
             real_time_factor=factor, requested_real_time_factor=float(target),

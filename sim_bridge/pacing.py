@@ -59,6 +59,14 @@ class RealTimePacer:
             return 0.0
         return max(0.0, ahead)
 
+    def postpone(self, seconds: float):
+        """
+        Move the schedule later by seconds of wall time the world stood still (the simulator
+        waited for its cameras), so that it does not burst to make them up.
+        """
+        if self._anchor is not None and seconds > 0:
+            self._anchor = (self._anchor[0] + seconds, self._anchor[1])
+
     def reset(self):
         """Forget the schedule (after a pause or a reset)."""
         self._anchor = None

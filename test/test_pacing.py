@@ -62,3 +62,15 @@ def test_schedule_fires_at_rate_and_skips_missed_ticks():
     assert schedule.due(0.0) and schedule.due(1.0)      # a stall: one tick, not a burst
     assert not schedule.due(1.001)
     assert not Schedule(0.0).due(5.0)
+
+
+def test_time_the_world_stood_still_is_not_made_up_in_a_burst():
+    pacer = RealTimePacer(1.0)
+    wall, sim = run(pacer, chunk=0.005, compute=0.001, steps=100)
+    # The simulator waited 0.2 s (wall) for its cameras without stepping: postponed, the
+    # next chunk is paced as usual instead of running 0.2 s of sim time without sleeping.
+    pacer.postpone(0.2)
+    assert pacer.sleep_needed(wall + 0.2 + 0.001, sim + 0.005) == pytest.approx(0.004)
+    plain = RealTimePacer(1.0)
+    wall, sim = run(plain, chunk=0.005, compute=0.001, steps=100)
+    assert plain.sleep_needed(wall + 0.2 + 0.001, sim + 0.005) == 0.0

@@ -21,6 +21,7 @@ REP-103 optical pose project it.
 """
 import os
 import threading
+import time
 
 import cv2
 from inhand.hand_model import CameraConfig, CameraRig, load_camera_rig, look_at_quat
@@ -199,5 +200,39 @@ def test_camera_worker_renders_sets_in_a_thread_that_yields_the_cpu(sim):
         # Only the rendering thread is reniced: this (calling) thread keeps its priority.
         ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
         assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == min(19, ours + 5)
+    finally:
+        worker.close()
+
+
+def test_the_simulator_can_wait_for_a_slow_render_instead_of_dropping_frames(sim):
+    # A render thread slower than the camera rate: submitting regardless drops the older
+    # set; waiting for the worker first (what sim_bridge does, camera_wait) loses none.
+    name = 'vision_cam_top'
+    published = []
+
+    def slow_publish(stamp, _name, _image):
+        time.sleep(0.15)
+        published.append(stamp)
+
+    worker = CameraWorker(
+        sim.model, {name: mujoco.mj_name2id(sim.model, mujoco.mjtObj.mjOBJ_CAMERA, name)},
+        {name: (sim.camera(name).height, sim.camera(name).width)}, slow_publish)
+    try:
+        for stamp in (1.0, 2.0, 3.0):
+            worker.submit(stamp, sim.data, [name])
+        worker.wait_idle(30.0)
+        assert worker.dropped_sets >= 1 and 2.0 not in published and published[-1] == 3.0
+        rendered = worker.rendered_sets
+        waits = []
+        for stamp in (4.0, 5.0, 6.0):
+            waits.append(worker.wait_idle(30.0))
+            worker.submit(stamp, sim.data, [name])
+        worker.wait_idle(30.0)
+        assert published[-3:] == [4.0, 5.0, 6.0]
+        assert worker.rendered_sets == rendered + 3
+        assert max(waits[1:]) > 0.05           # it did wait for the render in progress
+        # a bounded wait returns after its limit even when the render is not done
+        worker.submit(7.0, sim.data, [name])
+        assert worker.wait_idle(0.01) < 0.1
     finally:
         worker.close()
