@@ -116,6 +116,7 @@ def sample(launcher, monitor, started) -> dict:
     simulation = values.get('sim_bridge: simulation', {})
     row['camera_sets_rendered'] = number(simulation, 'camera_sets_rendered')
     row['camera_sets_dropped_by_sim'] = number(simulation, 'camera_sets_dropped')
+    row['camera_wait_s'] = number(simulation, 'camera_wait_s')
     row['real_time_factor'] = number(simulation, 'real_time_factor', float('nan'))
     limiter = values.get('safety_limiter: state', {})
     row['limiter_mode'] = limiter.get('mode', '')
@@ -196,6 +197,11 @@ def summarize(rows, monitor, launcher, rate_hz, warmup_s, deaths, episodes=()) -
         'pose_sets_processed': sets, 'camera_frames_min': frames,
         'pose_sets_dropped_fraction': 1.0 - sets / frames if frames else float('nan'),
         'pose_sets_dropped_late': last['pose_sets_dropped_late'],
+        'camera_sets_rendered_by_sim': delta('camera_sets_rendered'),
+        'camera_sets_dropped_by_sim': delta('camera_sets_dropped_by_sim'),
+        'sim_waited_for_cameras_s': round(delta('camera_wait_s'), 2),
+        'real_time_factor_overall': round(delta('sim_s') / delta('wall_s'), 4)
+        if delta('wall_s') else float('nan'),
         'limiter_commands_forwarded': last['limiter_forwarded'],
         'limiter_commands_clamped': last['limiter_clamps'],
         'limiter_dropped': last['limiter_dropped'],
