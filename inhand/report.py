@@ -258,8 +258,9 @@ def joints_section(data: RecordingData, hand: str, joints=6) -> str:
 
 def since_newest_input(outputs, inputs) -> np.ndarray:
     """
-    For each output arrival (s, sorted), the time since the newest input that arrived before
-    it; outputs with no input before them are left out.
+    Return, for each output arrival (s, sorted), the time since the newest input before it.
+
+    Outputs with no input before them are left out.
     """
     outputs, inputs = np.asarray(outputs, dtype=float), np.asarray(inputs, dtype=float)
     newest = np.searchsorted(inputs, outputs, side='right') - 1
@@ -269,9 +270,10 @@ def since_newest_input(outputs, inputs) -> np.ndarray:
 
 def until_first_output(inputs, outputs, within: float) -> np.ndarray:
     """
-    For each input arrival (s, sorted), the time until the first output that arrived after
-    it, counted only when that output came before the next input and within `within` s (an
-    input the node dropped or held is not paired with a later input's output).
+    Return, for each input arrival (s, sorted), the time until the first output after it.
+
+    Counted only when that output came before the next input and within `within` s: an input
+    the node dropped or held is not paired with a later input's output.
     """
     inputs, outputs = np.asarray(inputs, dtype=float), np.asarray(outputs, dtype=float)
     first = np.searchsorted(outputs, inputs, side='right')
@@ -351,7 +353,7 @@ def latency_section(data: RecordingData) -> str:
             '<p>Each hop pairs messages by their arrival at the recorder (DDS reception, wall '
             'time): the limiter hop is each raw command to the first limited command after it '
             '(before the next raw command); the policy hop is each raw command from the newest '
-            'pose before it, so it includes the wait for the policy\'s next cycle. The hops '
+            "pose before it, so it includes the wait for the policy's next cycle. The hops "
             "that start at a camera's exposure read the pose's stamp (its images') "
             f'{clock}.</p>')
         parts.append(_table([(name, summary(values)) for name, values in hops.items()]))

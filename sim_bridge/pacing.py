@@ -61,8 +61,9 @@ class RealTimePacer:
 
     def postpone(self, seconds: float):
         """
-        Move the schedule later by seconds of wall time the world stood still (the simulator
-        waited for its cameras), so that it does not burst to make them up.
+        Move the schedule later by seconds of wall time in which the world stood still.
+
+        The simulator waited for its cameras: it must not burst to make that time up.
         """
         if self._anchor is not None and seconds > 0:
             self._anchor = (self._anchor[0] + seconds, self._anchor[1])
