@@ -312,7 +312,11 @@ def bringup(args: dict) -> list:
             param_files=('sim/sim_bridge.yaml',),
             parameters={'hand': args['hand'], 'scene': args['scene'], 'use_sim_time': False,
                         'real_time_factor': float(args['real_time_factor']),
-                        'enable_cameras': _flag(args['cameras'])}))
+                        'enable_cameras': _flag(args['cameras']),
+                        # With the camera pose in the loop, the world waits for a late render
+                        # rather than lose a frame (the policy would hold); on ground truth the
+                        # images are only watched or recorded: drop a late set, keep real time.
+                        'camera_wait': 0.25 if args['pose_source'] == 'vision' else 0.0}))
     # Which cube pose the consumers read: remapped to the simulator's ground truth, or left on
     # /cube/pose where the cube_pose node publishes its estimate.
     cube_remap = (('cube/pose', 'cube/pose_gt'),) if args['pose_source'] == 'gt' else ()

@@ -209,6 +209,13 @@ def test_bad_arguments_are_named():
     assert graph.resolve_arguments({'sim': 'false'})['use_sim_time'] == 'false'
 
 
+def test_the_simulator_waits_for_late_renders_only_with_vision_in_the_loop():
+    def camera_wait(values):
+        return {n.name: n for n in graph.bringup(values)}['sim_bridge'].parameters['camera_wait']
+    assert camera_wait({'pose_source': 'vision'}) == 0.25     # a lost frame would hold the hand
+    assert camera_wait({}) == 0.0                             # ground truth: keep real time
+
+
 def test_goals_follow_the_task_the_policy_was_trained_for(tmp_path):
     goal_manager = {n.name: n for n in graph.bringup({})}['goal_manager']
     assert goal_manager.parameters['goal_mode'] == 'yaw'          # inhand_yaw: extra.task
