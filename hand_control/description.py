@@ -40,6 +40,7 @@ import sys
 from xml.sax.saxutils import quoteattr
 
 from inhand.config import ConfigError
+from inhand.transforms import quat_to_matrix
 import mujoco
 import numpy as np
 
@@ -74,9 +75,7 @@ def _quat_to_rpy(wxyz) -> tuple:
     one degree of freedom: yaw is set to 0 and roll carries the rotation, where the textbook
     quaternion formulas divide noise by noise.
     """
-    matrix = np.zeros(9)
-    mujoco.mju_quat2Mat(matrix, np.asarray(wxyz, dtype=float) / np.linalg.norm(wxyz))
-    r = matrix.reshape(3, 3)
+    r = quat_to_matrix(wxyz)
     cos_pitch = math.hypot(r[0, 0], r[1, 0])
     pitch = math.atan2(-r[2, 0], cos_pitch)
     if cos_pitch > 1e-9:

@@ -256,6 +256,17 @@ def joints_section(data: RecordingData, hand: str, joints=6) -> str:
             + _figure_html(fig, 'joint trajectories'))
 
 
+def newest_input_before(outputs, inputs) -> tuple:
+    """
+    Return (index of the newest input before each output, which outputs have one).
+
+    Both are arrival times (s, sorted).
+    """
+    newest = np.searchsorted(np.asarray(inputs, dtype=float),
+                             np.asarray(outputs, dtype=float), side='right') - 1
+    return newest, newest >= 0
+
+
 def since_newest_input(outputs, inputs) -> np.ndarray:
     """
     Return, for each output arrival (s, sorted), the time since the newest input before it.
@@ -263,8 +274,7 @@ def since_newest_input(outputs, inputs) -> np.ndarray:
     Outputs with no input before them are left out.
     """
     outputs, inputs = np.asarray(outputs, dtype=float), np.asarray(inputs, dtype=float)
-    newest = np.searchsorted(inputs, outputs, side='right') - 1
-    found = newest >= 0
+    newest, found = newest_input_before(outputs, inputs)
     return outputs[found] - inputs[newest[found]]
 
 
@@ -307,8 +317,7 @@ def hop_latencies(data: RecordingData) -> dict:
     if len(poses) and len(raw):
         hops[f'{pose_topic} → /hand/command_raw (policy, with the wait for its cycle)'] = \
             1000 * since_newest_input(raw, arrivals[pose_topic])
-        newest = np.searchsorted(arrivals[pose_topic], raw, side='right') - 1
-        used = newest >= 0
+        newest, used = newest_input_before(raw, arrivals[pose_topic])
         clock, _ = data.clock_at(raw[used])
         hops[f'{origin} → /hand/command_raw (perception to action)'] = \
             1000 * (clock - np.array([_stamp(poses[k][1]) for k in newest[used]]))

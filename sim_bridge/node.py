@@ -271,7 +271,7 @@ class SimBridgeNode(Node):
     def _wait_for_cameras(self, next_time: float):
         """Before a step that makes a camera set due, let the previous set finish rendering."""
         limit = self.params['camera_wait']
-        if limit <= 0 or not any(c['schedule'].next <= next_time + 1e-9
+        if limit <= 0 or not any(c['schedule'].fires_by(next_time)
                                  for c in self.cameras.values()):
             return
         waited = self.camera_worker.wait_idle(limit)

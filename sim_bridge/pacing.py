@@ -86,8 +86,12 @@ class Schedule:
         self.period = 1.0 / rate_hz if rate_hz > 0 else math.inf
         self.next = 0.0 if rate_hz > 0 else math.inf
 
+    def fires_by(self, at: float) -> bool:
+        """Return whether the next tick is due at or before this time (changes nothing)."""
+        return at + 1e-9 >= self.next
+
     def due(self, now: float) -> bool:
-        if now + 1e-9 < self.next:
+        if not self.fires_by(now):
             return False
         # Skip missed ticks instead of firing a burst after a stall.
         self.next = max(self.next + self.period, now + 0.5 * self.period)
